@@ -1,0 +1,7 @@
+// The `ascan` command line: one verb per capability, each with --help.
+using System.CommandLine;
+using Ascan.Cli;
+
+var root = new RootCommand("Ascan: AsCAN (asymmetric convolution-attention networks) in C#.");
+root.Subcommands.Add(BenchCommand.Create());
+return root.Parse(args).Invoke();
