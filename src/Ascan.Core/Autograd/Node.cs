@@ -1,0 +1,31 @@
+// The autograd node: one per op application, holding what its backward needs in explicit fields.
+namespace Ascan.Core;
+
+/// <summary>
+/// Records how an output was computed. <see cref="Backward"/> receives the output's gradient
+/// (contiguous, output shape) and <b>accumulates</b> into the gradients of its inputs, obtained
+/// with <see cref="GradOf"/> (null when that input needs no gradient, so the work is skipped).
+/// Subclasses keep saved tensors in fields and clear them in <see cref="ReleaseSaved"/>.
+/// </summary>
+public abstract class Node
+{
+    internal readonly Tensor[] Inputs;
+    internal bool Released;
+
+    protected Node(params Tensor[] inputs) { Inputs = inputs; }
+
+    public virtual string Name => GetType().Name.EndsWith("Node") ? GetType().Name[..^4] : GetType().Name;
+
+    protected internal abstract void Backward(Tensor dOut);
+
+    /// <summary>Drops saved tensors once the backward pass has used them.</summary>
+    protected internal virtual void ReleaseSaved() { }
+
+    /// <summary>
+    /// The contiguous gradient buffer of input <paramref name="i"/> to accumulate into
+    /// (zero-filled on first use), or null when that input does not require a gradient.
+    /// </summary>
+    protected Tensor? GradOf(int i) => Autograd.GradBuffer(Inputs[i]);
+
+    protected bool NeedsGrad(int i) => Inputs[i].RequiresGrad;
+}
