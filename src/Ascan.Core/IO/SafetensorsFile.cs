@@ -100,6 +100,8 @@ public sealed partial class SafetensorsFile
     private static (Dictionary<string, string>, Dictionary<string, SafetensorsEntry>) ParseHeader(
         string path, byte[] header, long bufferLength)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+            throw new SafetensorsFormatException(path, "the header is not valid UTF-8 (so not valid JSON)");
         JsonDocument document;
         try
         {
@@ -108,11 +110,6 @@ public sealed partial class SafetensorsFile
         catch (JsonException ex)
         {
             throw new SafetensorsFormatException(path, $"the header is not valid JSON: {ex.Message}", ex);
-        }
-        catch (ArgumentException ex)
-        {
-            // Invalid UTF-8 surfaces as an ArgumentException from the reader on some paths.
-            throw new SafetensorsFormatException(path, $"the header is not valid UTF-8 JSON: {ex.Message}", ex);
         }
 
         using (document)
