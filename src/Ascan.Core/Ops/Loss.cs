@@ -66,9 +66,8 @@ public static partial class Ops
             if (targets[i] != ignoreIndex) d += ws.IsEmpty ? 1.0 : double.CreateTruncating(ws[targets[i]]);
         }
         double total = (1 - eps) * sN + (eps / Math.Max(c, 1)) * sS;
-        if (reduction == Reduction.Mean) { total /= d; return d; }
-        ys[0] = T.CreateTruncating(total);
-        return 1;
+        ys[0] = T.CreateTruncating(reduction == Reduction.Mean ? total / d : total);
+        return reduction == Reduction.Mean ? d : 1;
     }
 
     private sealed class CrossEntropyNode : Node
