@@ -248,25 +248,39 @@ public static class ReduceKernel
             return;
         }
 
-        // Columns: the first row initialises y, later rows combine into it, vectorised along inner.
-        // Tiles of inner keep the y tile in L1 while all rows stream past it.
-        const int Tile = 2048;
+        // Columns, vectorised along inner. Tiles of inner keep the working set in L1 while the rows stream past;
+        // rows are reduced in groups of Group into a stack tile first (a two-level cascade: float error grows
+        // with Group + rows/Group instead of rows), then each group's tile is combined into y in order.
+        const int Tile = 1024, Group = 256;
+        T* acc = stackalloc T[Tile];
         for (int t0 = 0; t0 < inner; t0 += Tile)
         {
-            int t1 = Math.Min(inner, t0 + Tile);
-            for (int i = t0; i < t1; i++) y[i] = TMap.Map(x[i], m[i]);
-            for (int k = 1; k < rows; k++)
+            int tn = Math.Min(Tile, inner - t0);
+            for (int g0 = 0; g0 < rows; g0 += Group)
             {
-                T* xr = x + (long)k * inner;
-                int i = t0;
-                if (Vector512.IsHardwareAccelerated)
-                    for (int w = Vector512<T>.Count; i <= t1 - w; i += w)
-                        TOp.Combine(Vector512.Load(y + i), TMap.Map(Vector512.Load(xr + i), Vector512.Load(m + i))).Store(y + i);
-                else if (Vector256.IsHardwareAccelerated)
-                    for (int w = Vector256<T>.Count; i <= t1 - w; i += w)
-                        TOp.Combine(Vector256.Load(y + i), TMap.Map(Vector256.Load(xr + i), Vector256.Load(m + i))).Store(y + i);
-                for (; i < t1; i++) y[i] = TOp.Combine(y[i], TMap.Map(xr[i], m[i]));
+                int g1 = Math.Min(rows, g0 + Group);
+                T* x0 = x + (long)g0 * inner + t0, mt = m + t0;
+                for (int i = 0; i < tn; i++) acc[i] = TMap.Map(x0[i], mt[i]);
+                for (int k = g0 + 1; k < g1; k++) CombineRow<TOp, TMap, T>(acc, x + (long)k * inner + t0, mt, tn);
+                T* yt = y + t0;
+                if (g0 == 0) for (int i = 0; i < tn; i++) yt[i] = acc[i];
+                else for (int i = 0; i < tn; i++) yt[i] = TOp.Combine(yt[i], acc[i]);
             }
         }
+    }
+
+    /// <summary>acc[i] = op(acc[i], map(x[i], m[i])) for i &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void CombineRow<TOp, TMap, T>(T* acc, T* x, T* m, int n)
+        where TOp : struct, IReduceOp<T> where TMap : struct, IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (int w = Vector512<T>.Count; i <= n - w; i += w)
+                TOp.Combine(Vector512.Load(acc + i), TMap.Map(Vector512.Load(x + i), Vector512.Load(m + i))).Store(acc + i);
+        else if (Vector256.IsHardwareAccelerated)
+            for (int w = Vector256<T>.Count; i <= n - w; i += w)
+                TOp.Combine(Vector256.Load(acc + i), TMap.Map(Vector256.Load(x + i), Vector256.Load(m + i))).Store(acc + i);
+        for (; i < n; i++) acc[i] = TOp.Combine(acc[i], TMap.Map(x[i], m[i]));
     }
 }
