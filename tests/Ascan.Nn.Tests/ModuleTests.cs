@@ -99,12 +99,14 @@ public class ModuleTests
         var seq = new Sequential(root.Sub("mlp"));
         seq.Add(q => new Linear(q, 3, 5));
         seq.Add(q => new LayerNorm(q, 5));
-        seq.Add(q => new Linear(q, 5, 2));
-        Assert.Equal(["mlp.0.weight", "mlp.0.bias", "mlp.1.weight", "mlp.1.bias", "mlp.2.weight", "mlp.2.bias"], seq.NamedParameters().Select(p => p.Name));
-        var before = seq.StateDict()["mlp.2.weight"].ToArray<double>();
+        seq.Add(q => new Gelu(q));
+        seq.Add(q => new Linear(q, 5, 4));
+        seq.Add(q => new Silu(q));
+        Assert.Equal(["mlp.0.weight", "mlp.0.bias", "mlp.1.weight", "mlp.1.bias", "mlp.3.weight", "mlp.3.bias"], seq.NamedParameters().Select(p => p.Name));
+        var before = seq.StateDict()["mlp.3.weight"].ToArray<double>();
         seq.To(DType.F64);
         Assert.All(seq.Parameters(), p => { Assert.Equal(DType.F64, p.DType); Assert.True(p.RequiresGrad); Assert.NotNull(p.Name); });
-        Assert.Equal(before, seq.StateDict()["mlp.2.weight"].ToArray<double>());
+        Assert.Equal(before, seq.StateDict()["mlp.3.weight"].ToArray<double>());
         // Gradient check through the whole module in float64, w.r.t. the input and every parameter.
         var x = GradCheck.Leaf(new Rng(1), 4, 3);
         var ps = seq.Parameters().ToArray();
@@ -157,7 +159,9 @@ public class ModuleTests
         Assert.Equal(["extra.weight"], report.Unexpected.Select(e => e.Key));
         Assert.Equal([3], report.Unexpected[0].Found!);
         var mm = Assert.Single(report.ShapeMismatches);
-        Assert.Equal(("head.weight", new[] { 2, 12 }, new[] { 2, 5 }), (mm.Key, mm.Expected!, mm.Found!));
+        Assert.Equal("head.weight", mm.Key);
+        Assert.Equal([2, 12], mm.Expected!);
+        Assert.Equal([2, 5], mm.Found!);
         Assert.Equal(headBefore, net.Head.Weight.ToArray<float>()); // mismatched tensor left alone
         Assert.All(((ToyBlock)net.Stages[0].Children[0].Module).Norm1.Weight!.ToArray<float>(), v => Assert.Equal(3f, v));
     }

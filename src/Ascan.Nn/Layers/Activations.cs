@@ -6,17 +6,17 @@ namespace Ascan.Nn;
 public sealed class Gelu(Path p) : Module(p), ILayer
 {
     /// <summary>Exact erf GELU. Shapes: any → same.</summary>
-    public Tensor Forward(Tensor x) => PendingOps.Gelu(x);
+    public Tensor Forward(Tensor x) => Ops.Gelu(x);
 }
 
 public sealed class Silu(Path p) : Module(p), ILayer
 {
-    public Tensor Forward(Tensor x) => PendingOps.Silu(x);
+    public Tensor Forward(Tensor x) => Ops.Silu(x);
 }
 
 public sealed class Relu(Path p) : Module(p), ILayer
 {
-    public Tensor Forward(Tensor x) => PendingOps.Relu(x);
+    public Tensor Forward(Tensor x) => Ops.Relu(x);
 }
 
 /// <summary>
