@@ -1,0 +1,238 @@
+// Normalisations: LayerNorm (last axis), BatchNorm and GroupNorm (channels last), with their backward nodes.
+using System.Numerics;
+using Ascan.Kernels;
+
+namespace Ascan.Core;
+
+public static partial class Ops
+{
+    /// <summary>The elements of an optional contiguous tensor, or an empty span for null.</summary>
+    internal static Span<T> SpanOrEmpty<T>(Tensor? t) where T : unmanaged => t == null ? default : t.Span<T>();
+
+    /// <summary>A contiguous copy for kernels, without recording a graph node (the op records its own).</summary>
+    internal static Tensor Dense(Tensor t)
+    {
+        using var _ = Autograd.NoGrad();
+        return t.Contiguous().Detach();
+    }
+
+    private static Tensor? DenseOrNull(Tensor? t) => t == null ? null : Dense(t);
+
+    /// <summary>The non-null tensors, in order: graph inputs of ops with optional operands.</summary>
+    private static Tensor[] Present(params Tensor?[] ts) => ts.Where(t => t != null).ToArray()!;
+
+    private static void CheckChannelVector(Tensor? p, int c, DType dtype, string op, string what)
+    {
+        if (p == null) return;
+        if (p.Rank != 1 || p.Shape[0] != c)
+            throw new ArgumentException($"{op}: {what} has shape {ShapeUtil.Format(p.Shape)}, expected [{c}].");
+        if (p.DType != dtype) throw new ArgumentException($"{op}: {what} is {p.DType} but the input is {dtype}.");
+    }
+
+    // ------------------------------------------------------------------ LayerNorm
+
+    /// <summary>
+    /// Layer normalisation over the last axis: (x − mean)/√(var + eps)·weight + bias, biased variance.
+    /// Shapes: x (..., N); weight, bias (N) or null; result like x.
+    /// </summary>
+    public static Tensor LayerNorm(Tensor x, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
+    {
+        if (x.Rank == 0) throw new ArgumentException("LayerNorm needs a tensor of rank ≥ 1.");
+        int n = x.Dim(-1), rows = n == 0 ? 0 : x.Numel / n;
+        CheckChannelVector(weight, n, x.DType, "LayerNorm", "weight");
+        CheckChannelVector(bias, n, x.DType, "LayerNorm", "bias");
+        var xc = Dense(x); var wc = DenseOrNull(weight); var bc = DenseOrNull(bias);
+        var y = Tensor.Empty(x.Shape, x.DType, zero: false);
+        var mean = Tensor.Empty([rows], x.DType, zero: false);
+        var rstd = Tensor.Empty([rows], x.DType, zero: false);
+        if (x.DType == DType.F32)
+            LayerNormKernel.Forward(y.Span<float>(), mean.Span<float>(), rstd.Span<float>(), xc.Span<float>(), SpanOrEmpty<float>(wc), SpanOrEmpty<float>(bc), rows, n, eps);
+        else
+            LayerNormKernel.Forward(y.Span<double>(), mean.Span<double>(), rstd.Span<double>(), xc.Span<double>(), SpanOrEmpty<double>(wc), SpanOrEmpty<double>(bc), rows, n, eps);
+        if (Autograd.NeedsGraph(x, weight, bias))
+            Autograd.Record(y, new LayerNormNode(x, weight, bias, xc, wc, mean, rstd, rows, n));
+        return y;
+    }
+
+    private sealed class LayerNormNode : Node
+    {
+        private readonly bool _hasW, _hasB;
+        private readonly int _rows, _n;
+        private Tensor? _x, _w, _mean, _rstd;
+
+        public LayerNormNode(Tensor x, Tensor? w, Tensor? b, Tensor xc, Tensor? wc, Tensor mean, Tensor rstd, int rows, int n)
+            : base(Present(x, w, b))
+        {
+            _hasW = w != null; _hasB = b != null; _rows = rows; _n = n;
+            _x = xc; _w = wc; _mean = mean; _rstd = rstd;
+        }
+
+        protected internal override void Backward(Tensor g)
+        {
+            var dx = GradOf(0);
+            var dw = _hasW ? GradOf(1) : null;
+            var db = _hasB ? GradOf(_hasW ? 2 : 1) : null;
+            if (g.DType == DType.F32) Run<float>(g, dx, dw, db); else Run<double>(g, dx, dw, db);
+        }
+
+        private void Run<T>(Tensor g, Tensor? dx, Tensor? dw, Tensor? db) where T : unmanaged, IFloatingPointIeee754<T> =>
+            LayerNormKernel.Backward(SpanOrEmpty<T>(dx), SpanOrEmpty<T>(dw), SpanOrEmpty<T>(db), g.Span<T>(), _x!.Span<T>(),
+                SpanOrEmpty<T>(_w), _mean!.Span<T>(), _rstd!.Span<T>(), _rows, _n);
+
+        protected internal override void ReleaseSaved() { _x = null; _w = null; _mean = null; _rstd = null; }
+    }
+
+    // ------------------------------------------------------------------ BatchNorm
+
+    /// <summary>
+    /// Batch normalisation with channels on the last axis. Training: normalises with the batch mean and
+    /// biased variance and, when running statistics are given, updates them in place (no graph) as
+    /// PyTorch does: mean ← (1 − momentum)·mean + momentum·batch_mean, var likewise with the
+    /// unbiased batch variance. Eval: normalises with the running statistics (required).
+    /// Shapes: x (..., C), e.g. (B, H, W, C) or (B, C); weight, bias, runningMean, runningVar (C) or null.
+    /// </summary>
+    public static Tensor BatchNorm(Tensor x, Tensor? weight, Tensor? bias, Tensor? runningMean, Tensor? runningVar,
+        bool training, double momentum = 0.1, double eps = 1e-5)
+    {
+        if (x.Rank < 2) throw new ArgumentException($"BatchNorm needs a tensor of rank ≥ 2 (..., C), got {ShapeUtil.Format(x.Shape)}.");
+        int c = x.Dim(-1), m = c == 0 ? 0 : x.Numel / c;
+        CheckChannelVector(weight, c, x.DType, "BatchNorm", "weight");
+        CheckChannelVector(bias, c, x.DType, "BatchNorm", "bias");
+        CheckChannelVector(runningMean, c, x.DType, "BatchNorm", "runningMean");
+        CheckChannelVector(runningVar, c, x.DType, "BatchNorm", "runningVar");
+        if ((runningMean == null) != (runningVar == null)) throw new ArgumentException("BatchNorm: give both running statistics or neither.");
+        if (!training && runningMean == null) throw new ArgumentException("BatchNorm in eval mode needs runningMean and runningVar.");
+        if (training && m <= 1) throw new ArgumentException($"BatchNorm in training mode needs more than 1 value per channel, got input {ShapeUtil.Format(x.Shape)}.");
+        if (runningMean != null && (!runningMean.IsContiguous || !runningVar!.IsContiguous))
+            throw new ArgumentException("BatchNorm: running statistics must be contiguous (they are updated in place).");
+
+        var xc = Dense(x); var wc = DenseOrNull(weight); var bc = DenseOrNull(bias);
+        var y = Tensor.Empty(x.Shape, x.DType, zero: false);
+        var mean = Tensor.Empty([c], x.DType, zero: false);
+        var rstd = Tensor.Empty([c], x.DType, zero: false);
+        if (x.DType == DType.F32) BatchNormForward<float>(y, mean, rstd, xc, wc, bc, runningMean, runningVar, training, momentum, eps, m, c);
+        else BatchNormForward<double>(y, mean, rstd, xc, wc, bc, runningMean, runningVar, training, momentum, eps, m, c);
+        if (Autograd.NeedsGraph(x, weight, bias))
+            Autograd.Record(y, new BatchNormNode(x, weight, bias, xc, wc, mean, rstd, m, c, training));
+        return y;
+    }
+
+    private static void BatchNormForward<T>(Tensor y, Tensor mean, Tensor rstd, Tensor xc, Tensor? wc, Tensor? bc,
+        Tensor? runningMean, Tensor? runningVar, bool training, double momentum, double eps, int m, int c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var mu = mean.Span<T>();
+        var variance = new T[c];
+        if (training)
+        {
+            BatchNormKernel.Statistics(mu, variance, xc.Span<T>(), m, c);
+            if (runningMean != null)
+            {
+                // Running statistics are buffers, not parameters: updated in place, never in the graph.
+                var rm = runningMean.Span<T>(); var rv = runningVar!.Span<T>();
+                T mom = T.CreateTruncating(momentum), keep = T.One - mom, unbias = T.CreateTruncating(m / (double)(m - 1));
+                for (int ch = 0; ch < c; ch++)
+                {
+                    rm[ch] = keep * rm[ch] + mom * mu[ch];
+                    rv[ch] = keep * rv[ch] + mom * variance[ch] * unbias;
+                }
+            }
+        }
+        else
+        {
+            runningMean!.Span<T>().CopyTo(mu);
+            runningVar!.Span<T>().CopyTo(variance);
+        }
+        BatchNormKernel.Forward(y.Span<T>(), rstd.Span<T>(), xc.Span<T>(), mu, variance, SpanOrEmpty<T>(wc), SpanOrEmpty<T>(bc), m, c, eps);
+    }
+
+    private sealed class BatchNormNode : Node
+    {
+        private readonly bool _hasW, _hasB, _training;
+        private readonly int _m, _c;
+        private Tensor? _x, _w, _mean, _rstd;
+
+        public BatchNormNode(Tensor x, Tensor? w, Tensor? b, Tensor xc, Tensor? wc, Tensor mean, Tensor rstd, int m, int c, bool training)
+            : base(Present(x, w, b))
+        {
+            _hasW = w != null; _hasB = b != null; _m = m; _c = c; _training = training;
+            _x = xc; _w = wc; _mean = mean; _rstd = rstd;
+        }
+
+        protected internal override void Backward(Tensor g)
+        {
+            var dx = GradOf(0);
+            var dw = _hasW ? GradOf(1) : null;
+            var db = _hasB ? GradOf(_hasW ? 2 : 1) : null;
+            if (g.DType == DType.F32) Run<float>(g, dx, dw, db); else Run<double>(g, dx, dw, db);
+        }
+
+        private void Run<T>(Tensor g, Tensor? dx, Tensor? dw, Tensor? db) where T : unmanaged, IFloatingPointIeee754<T> =>
+            BatchNormKernel.Backward(SpanOrEmpty<T>(dx), SpanOrEmpty<T>(dw), SpanOrEmpty<T>(db), g.Span<T>(), _x!.Span<T>(),
+                SpanOrEmpty<T>(_w), _mean!.Span<T>(), _rstd!.Span<T>(), _m, _c, _training);
+
+        protected internal override void ReleaseSaved() { _x = null; _w = null; _mean = null; _rstd = null; }
+    }
+
+    // ------------------------------------------------------------------ GroupNorm
+
+    /// <summary>
+    /// Group normalisation, channels last: per sample, C is split into <paramref name="groups"/> groups of
+    /// C/groups consecutive channels, normalised over all their positions; then a per-channel affine.
+    /// Shapes: x (B, ..., C), e.g. (B, H, W, C); weight, bias (C) or null.
+    /// </summary>
+    public static Tensor GroupNorm(Tensor x, int groups, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
+    {
+        if (x.Rank < 2) throw new ArgumentException($"GroupNorm needs a tensor of rank ≥ 2 (B, ..., C), got {ShapeUtil.Format(x.Shape)}.");
+        int batch = x.Dim(0), c = x.Dim(-1);
+        if (groups <= 0 || c % groups != 0) throw new ArgumentException($"GroupNorm: {c} channels cannot be split into {groups} groups.");
+        int hw = batch * c == 0 ? 0 : x.Numel / (batch * c);
+        CheckChannelVector(weight, c, x.DType, "GroupNorm", "weight");
+        CheckChannelVector(bias, c, x.DType, "GroupNorm", "bias");
+        var xc = Dense(x); var wc = DenseOrNull(weight); var bc = DenseOrNull(bias);
+        var y = Tensor.Empty(x.Shape, x.DType, zero: false);
+        var mean = Tensor.Empty([batch * groups], x.DType, zero: false);
+        var rstd = Tensor.Empty([batch * groups], x.DType, zero: false);
+        if (x.DType == DType.F32)
+            GroupNormKernel.Forward(y.Span<float>(), mean.Span<float>(), rstd.Span<float>(), xc.Span<float>(), SpanOrEmpty<float>(wc), SpanOrEmpty<float>(bc), batch, hw, c, groups, eps);
+        else
+            GroupNormKernel.Forward(y.Span<double>(), mean.Span<double>(), rstd.Span<double>(), xc.Span<double>(), SpanOrEmpty<double>(wc), SpanOrEmpty<double>(bc), batch, hw, c, groups, eps);
+        if (Autograd.NeedsGraph(x, weight, bias))
+            Autograd.Record(y, new GroupNormNode(x, weight, bias, xc, wc, mean, rstd, batch, hw, c, groups));
+        return y;
+    }
+
+    private sealed class GroupNormNode : Node
+    {
+        private readonly bool _hasW, _hasB;
+        private readonly int _batch, _hw, _c, _groups;
+        private Tensor? _x, _w, _mean, _rstd;
+
+        public GroupNormNode(Tensor x, Tensor? w, Tensor? b, Tensor xc, Tensor? wc, Tensor mean, Tensor rstd, int batch, int hw, int c, int groups)
+            : base(Present(x, w, b))
+        {
+            _hasW = w != null; _hasB = b != null; _batch = batch; _hw = hw; _c = c; _groups = groups;
+            _x = xc; _w = wc; _mean = mean; _rstd = rstd;
+        }
+
+        protected internal override void Backward(Tensor g)
+        {
+            var dx = GradOf(0);
+            var dw = _hasW ? GradOf(1) : null;
+            var db = _hasB ? GradOf(_hasW ? 2 : 1) : null;
+            if (g.DType == DType.F32) Run<float>(g, dx, dw, db); else Run<double>(g, dx, dw, db);
+        }
+
+        private void Run<T>(Tensor g, Tensor? dx, Tensor? dw, Tensor? db) where T : unmanaged, IFloatingPointIeee754<T> =>
+            GroupNormKernel.Backward(SpanOrEmpty<T>(dx), SpanOrEmpty<T>(dw), SpanOrEmpty<T>(db), g.Span<T>(), _x!.Span<T>(),
+                SpanOrEmpty<T>(_w), _mean!.Span<T>(), _rstd!.Span<T>(), _batch, _hw, _c, _groups);
+
+        protected internal override void ReleaseSaved() { _x = null; _w = null; _mean = null; _rstd = null; }
+    }
+}
+
+public sealed partial class Tensor
+{
+    public Tensor LayerNorm(Tensor? weight = null, Tensor? bias = null, double eps = 1e-5) => Ops.LayerNorm(this, weight, bias, eps);
+    public Tensor GroupNorm(int groups, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5) => Ops.GroupNorm(this, groups, weight, bias, eps);
+}

@@ -1,0 +1,185 @@
+// Fused scaled-dot-product attention: tiled online-softmax forward saving the row log-sum-exp, FlashAttention-2-style backward.
+// Shapes: q, o, dq (BH, Tq, HD); k, v, dk, dv (BH, Tk, HD); lse (BH, Tq); mask (Bm, NHm, Tq, Tk) with Bm ∈ {1, B}, NHm ∈ {1, NH}.
+using System.Buffers;
+using System.Numerics;
+
+namespace Ascan.Kernels;
+
+/// <summary>Where the additive mask of a (batch, head) pair starts: b·BatchStride + h·HeadStride (0 strides broadcast).</summary>
+public readonly record struct MaskLayout(int Heads, int BatchStride, int HeadStride)
+{
+    public int Offset(int bh) => bh / Heads * BatchStride + bh % Heads * HeadStride;
+}
+
+public static class AttentionKernel
+{
+    /// <summary>Query rows per tile.</summary>
+    public const int TileQ = 64;
+    /// <summary>Key rows per tile.</summary>
+    public const int TileK = 64;
+
+    /// <summary>
+    /// o = softmax(q·kᵀ·scale + mask)·v for each of the bh (batch·head) slices, never holding a Tq×Tk
+    /// matrix: each query tile streams over key tiles keeping a running max m and sum l per row,
+    /// rescaling its output accumulator when the max grows. Saves lse = m + log l per query row.
+    /// An empty mask means none. Parallel over bh.
+    /// </summary>
+    public static unsafe void Forward<T>(Span<T> o, Span<T> lse, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v,
+        ReadOnlySpan<T> mask, MaskLayout maskLayout, int bh, int tq, int tk, int hd, T scale) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        fixed (T* po = o) fixed (T* pl = lse) fixed (T* pq = q) fixed (T* pk = k) fixed (T* pv = v) fixed (T* pm = mask)
+        {
+            var op = new Pinned<T>(po, o.Length); var lp = new Pinned<T>(pl, lse.Length);
+            var qp = new Pinned<T>(pq, q.Length); var kp = new Pinned<T>(pk, k.Length); var vp = new Pinned<T>(pv, v.Length);
+            var mp = new Pinned<T>(pm, mask.Length);
+            Action<int> body = i => ForwardSlice(op.Slice(i * tq * hd, tq * hd), lp.Slice(i * tq, tq),
+                qp.Slice(i * tq * hd, tq * hd), kp.Slice(i * tk * hd, tk * hd), vp.Slice(i * tk * hd, tk * hd),
+                mp.IsEmpty ? default : mp.Slice(maskLayout.Offset(i), tq * tk), tq, tk, hd, scale);
+            if ((long)bh * tq * tk * hd < 1 << 14) for (int i = 0; i < bh; i++) body(i);
+            else KernelPool.Run(bh, body);
+        }
+    }
+
+    private static void ForwardSlice<T>(Span<T> o, Span<T> lse, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v,
+        ReadOnlySpan<T> mask, int tq, int tk, int hd, T scale) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var s = ArrayPool<T>.Shared.Rent(TileQ * TileK);
+        var rowMax = ArrayPool<T>.Shared.Rent(TileQ);
+        var rowSum = ArrayPool<T>.Shared.Rent(TileQ);
+        try
+        {
+            for (int i0 = 0; i0 < tq; i0 += TileQ)
+            {
+                int br = Math.Min(TileQ, tq - i0);
+                var oi = o.Slice(i0 * hd, br * hd);
+                var qi = q.Slice(i0 * hd, br * hd);
+                oi.Clear();
+                rowMax.AsSpan(0, br).Fill(T.NegativeInfinity);
+                rowSum.AsSpan(0, br).Clear();
+                for (int j0 = 0; j0 < tk; j0 += TileK)
+                {
+                    int bc = Math.Min(TileK, tk - j0);
+                    var st = s.AsSpan(0, br * bc);
+                    // S = Q_i·K_jᵀ (br, bc)
+                    Gemm.Compute<T>(false, true, br, bc, hd, qi, hd, k.Slice(j0 * hd, bc * hd), hd, st, bc, accumulate: false);
+                    for (int r = 0; r < br; r++)
+                    {
+                        var row = st.Slice(r * bc, bc);
+                        if (mask.IsEmpty) RowMath.ScaleShift(row, row, scale, T.Zero);
+                        else { RowMath.ScaleShift(row, row, scale, T.Zero); RowMath.Add(row, mask.Slice((i0 + r) * tk + j0, bc)); }
+                        T mOld = rowMax[r];
+                        T mNew = T.Max(mOld, RowMath.Max<T>(row));
+                        // A row masked entirely so far (max −∞) shifts by 0: its exps are 0 and nothing is rescaled.
+                        T shift = T.IsNegativeInfinity(mNew) ? T.Zero : mNew;
+                        T alpha = T.Exp(mOld - shift);
+                        T sum = RowMath.ExpSub<T>(row, row, shift);
+                        rowSum[r] = rowSum[r] * alpha + sum;
+                        rowMax[r] = mNew;
+                        if (alpha != T.One) RowMath.ScaleShift(oi.Slice(r * hd, hd), oi.Slice(r * hd, hd), alpha, T.Zero);
+                    }
+                    // O_i += P·V_j (br, hd)
+                    Gemm.Compute<T>(false, false, br, hd, bc, st, bc, v.Slice(j0 * hd, bc * hd), hd, oi, hd, accumulate: true);
+                }
+                for (int r = 0; r < br; r++)
+                {
+                    RowMath.ScaleShift(oi.Slice(r * hd, hd), oi.Slice(r * hd, hd), T.One / rowSum[r], T.Zero);
+                    lse[i0 + r] = rowMax[r] + T.Log(rowSum[r]);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(s); ArrayPool<T>.Shared.Return(rowMax); ArrayPool<T>.Shared.Return(rowSum);
+        }
+    }
+
+    /// <summary>
+    /// Accumulates dq, dk, dv (each may be empty) and dMask (empty, or full (BH, Tq, Tk), one slice per bh)
+    /// from dO, recomputing the probabilities tile by tile from the saved lse:
+    ///   P = exp(S − lse), D_i = Σ_d dO_id·O_id,
+    ///   dV += Pᵀ·dO,  dP = dO·Vᵀ,  dS = P∘(dP − D)  (softmax backward, since Σ_j P_ij dP_ij = D_i),
+    ///   dMask += dS,  dQ += dS·K·scale,  dK += dSᵀ·Q·scale.
+    /// Parallel over bh: each slice writes only its own rows.
+    /// </summary>
+    public static unsafe void Backward<T>(Span<T> dq, Span<T> dk, Span<T> dv, Span<T> dMask,
+        ReadOnlySpan<T> dO, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, ReadOnlySpan<T> o, ReadOnlySpan<T> lse,
+        ReadOnlySpan<T> mask, MaskLayout maskLayout, int bh, int tq, int tk, int hd, T scale) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        fixed (T* pdq = dq) fixed (T* pdk = dk) fixed (T* pdv = dv) fixed (T* pdm = dMask) fixed (T* pdo = dO)
+        fixed (T* pq = q) fixed (T* pk = k) fixed (T* pv = v) fixed (T* po = o) fixed (T* pl = lse) fixed (T* pm = mask)
+        {
+            var dqp = new Pinned<T>(pdq, dq.Length); var dkp = new Pinned<T>(pdk, dk.Length); var dvp = new Pinned<T>(pdv, dv.Length);
+            var dmp = new Pinned<T>(pdm, dMask.Length); var dop = new Pinned<T>(pdo, dO.Length);
+            var qp = new Pinned<T>(pq, q.Length); var kp = new Pinned<T>(pk, k.Length); var vp = new Pinned<T>(pv, v.Length);
+            var op = new Pinned<T>(po, o.Length); var lp = new Pinned<T>(pl, lse.Length); var mp = new Pinned<T>(pm, mask.Length);
+            int qs = tq * hd, ks = tk * hd;
+            Action<int> body = i => BackwardSlice(
+                dqp.IsEmpty ? default : dqp.Slice(i * qs, qs), dkp.IsEmpty ? default : dkp.Slice(i * ks, ks),
+                dvp.IsEmpty ? default : dvp.Slice(i * ks, ks), dmp.IsEmpty ? default : dmp.Slice(i * tq * tk, tq * tk),
+                dop.Slice(i * qs, qs), qp.Slice(i * qs, qs), kp.Slice(i * ks, ks), vp.Slice(i * ks, ks), op.Slice(i * qs, qs),
+                lp.Slice(i * tq, tq), mp.IsEmpty ? default : mp.Slice(maskLayout.Offset(i), tq * tk), tq, tk, hd, scale);
+            if ((long)bh * tq * tk * hd < 1 << 14) for (int i = 0; i < bh; i++) body(i);
+            else KernelPool.Run(bh, body);
+        }
+    }
+
+    private static void BackwardSlice<T>(Span<T> dq, Span<T> dk, Span<T> dv, Span<T> dMask, ReadOnlySpan<T> dO,
+        ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, ReadOnlySpan<T> o, ReadOnlySpan<T> lse, ReadOnlySpan<T> mask,
+        int tq, int tk, int hd, T scale) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool needS = !dq.IsEmpty || !dk.IsEmpty || !dMask.IsEmpty;
+        if (!needS && dv.IsEmpty) return;
+        var p = ArrayPool<T>.Shared.Rent(TileQ * TileK);
+        var dp = ArrayPool<T>.Shared.Rent(TileQ * TileK);
+        var d = ArrayPool<T>.Shared.Rent(Math.Max(tq, 1));
+        try
+        {
+            for (int i = 0; i < tq; i++) d[i] = RowMath.Dot(dO.Slice(i * hd, hd), o.Slice(i * hd, hd));
+            // Key tiles outside: dK_j and dV_j stay hot while every query tile streams past.
+            for (int j0 = 0; j0 < tk; j0 += TileK)
+            {
+                int bc = Math.Min(TileK, tk - j0);
+                var kj = k.Slice(j0 * hd, bc * hd); var vj = v.Slice(j0 * hd, bc * hd);
+                for (int i0 = 0; i0 < tq; i0 += TileQ)
+                {
+                    int br = Math.Min(TileQ, tq - i0);
+                    var qi = q.Slice(i0 * hd, br * hd); var doi = dO.Slice(i0 * hd, br * hd);
+                    var pt = p.AsSpan(0, br * bc);
+                    // P = exp(Q_i·K_jᵀ·scale + mask − lse)
+                    Gemm.Compute<T>(false, true, br, bc, hd, qi, hd, kj, hd, pt, bc, accumulate: false);
+                    for (int r = 0; r < br; r++)
+                    {
+                        var row = pt.Slice(r * bc, bc);
+                        RowMath.ScaleShift(row, row, scale, T.Zero);
+                        if (!mask.IsEmpty) RowMath.Add(row, mask.Slice((i0 + r) * tk + j0, bc));
+                        RowMath.ExpSub<T>(row, row, lse[i0 + r]);
+                    }
+                    // dV_j += Pᵀ·dO_i (bc, hd)
+                    if (!dv.IsEmpty)
+                        Gemm.Compute<T>(true, false, bc, hd, br, pt, bc, doi, hd, dv.Slice(j0 * hd, bc * hd), hd, accumulate: true);
+                    if (!needS) continue;
+                    // dP = dO_i·V_jᵀ (br, bc), then dS = P∘(dP − D) in place.
+                    var dpt = dp.AsSpan(0, br * bc);
+                    Gemm.Compute<T>(false, true, br, bc, hd, doi, hd, vj, hd, dpt, bc, accumulate: false);
+                    for (int r = 0; r < br; r++)
+                    {
+                        T di = d[i0 + r];
+                        for (int c = 0; c < bc; c++) dpt[r * bc + c] = pt[r * bc + c] * (dpt[r * bc + c] - di);
+                        // The mask enters S additively, so dMask = dS (before the scale).
+                        if (!dMask.IsEmpty) RowMath.Add(dMask.Slice((i0 + r) * tk + j0, bc), dpt.Slice(r * bc, bc));
+                        RowMath.ScaleShift(dpt.Slice(r * bc, bc), dpt.Slice(r * bc, bc), scale, T.Zero);
+                    }
+                    // dQ_i += dS·K_j (br, hd); dK_j += dSᵀ·Q_i (bc, hd)
+                    if (!dq.IsEmpty)
+                        Gemm.Compute<T>(false, false, br, hd, bc, dpt, bc, kj, hd, dq.Slice(i0 * hd, br * hd), hd, accumulate: true);
+                    if (!dk.IsEmpty)
+                        Gemm.Compute<T>(true, false, bc, hd, br, dpt, bc, qi, hd, dk.Slice(j0 * hd, bc * hd), hd, accumulate: true);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(p); ArrayPool<T>.Shared.Return(dp); ArrayPool<T>.Shared.Return(d);
+        }
+    }
+}

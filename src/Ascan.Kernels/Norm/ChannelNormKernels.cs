@@ -1,0 +1,338 @@
+// Channels-last BatchNorm and GroupNorm kernels, built on per-channel column sums and per-channel affine maps.
+// Shapes: BatchNorm x (m, c) with m = B·H·W; GroupNorm x (batch, hw, c); per-channel vectors (c).
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Ascan.Kernels;
+
+/// <summary>Column reductions and per-channel affine maps over an (m, c) row-major block.</summary>
+public static class ChannelKernel
+{
+    /// <summary>
+    /// sumA[ch] += Σ_r a[r,ch]; sumAB[ch] += Σ_r (a[r,ch] − centerA[ch])·(b[r,ch] − centerB[ch]).
+    /// Any of sumA, sumAB, centerA, centerB may be empty (no output / centre 0). Serial, in row order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ColumnSums<T>(Span<T> sumA, Span<T> sumAB, ReadOnlySpan<T> a, ReadOnlySpan<T> b,
+        ReadOnlySpan<T> centerA, ReadOnlySpan<T> centerB, int m, int c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector512<T>.Count;
+        bool doA = !sumA.IsEmpty, doAB = !sumAB.IsEmpty, hasCa = !centerA.IsEmpty, hasCb = !centerB.IsEmpty;
+        ref T ar = ref MemoryMarshal.GetReference(a);
+        ref T br = ref MemoryMarshal.GetReference(b);
+        ref T sar = ref MemoryMarshal.GetReference(sumA);
+        ref T sabr = ref MemoryMarshal.GetReference(sumAB);
+        ref T car = ref MemoryMarshal.GetReference(centerA);
+        ref T cbr = ref MemoryMarshal.GetReference(centerB);
+        // Channel blocks outside, rows inside: the accumulators of one block stay in registers.
+        int ch = 0;
+        for (; ch <= c - w; ch += w)
+        {
+            var s1 = Vector512<T>.Zero; var s2 = Vector512<T>.Zero;
+            var ca = hasCa ? Vector512.LoadUnsafe(ref car, (nuint)ch) : Vector512<T>.Zero;
+            var cb = hasCb ? Vector512.LoadUnsafe(ref cbr, (nuint)ch) : Vector512<T>.Zero;
+            for (int r = 0; r < m; r++)
+            {
+                var av = Vector512.LoadUnsafe(ref ar, (nuint)(r * c + ch));
+                if (doA) s1 += av;
+                if (doAB) s2 = RowMath.Fma(av - ca, Vector512.LoadUnsafe(ref br, (nuint)(r * c + ch)) - cb, s2);
+            }
+            if (doA) (Vector512.LoadUnsafe(ref sar, (nuint)ch) + s1).StoreUnsafe(ref sar, (nuint)ch);
+            if (doAB) (Vector512.LoadUnsafe(ref sabr, (nuint)ch) + s2).StoreUnsafe(ref sabr, (nuint)ch);
+        }
+        for (; ch < c; ch++)
+        {
+            T s1 = T.Zero, s2 = T.Zero;
+            T ca = hasCa ? Unsafe.Add(ref car, ch) : T.Zero, cb = hasCb ? Unsafe.Add(ref cbr, ch) : T.Zero;
+            for (int r = 0; r < m; r++)
+            {
+                T av = Unsafe.Add(ref ar, r * c + ch);
+                s1 += av;
+                if (doAB) s2 += (av - ca) * (Unsafe.Add(ref br, r * c + ch) - cb);
+            }
+            if (doA) Unsafe.Add(ref sar, ch) += s1;
+            if (doAB) Unsafe.Add(ref sabr, ch) += s2;
+        }
+    }
+
+    /// <summary>y[r,ch] = x[r,ch]·scale[ch] + shift[ch].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Affine<T>(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> scale, ReadOnlySpan<T> shift, int m, int c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector512<T>.Count;
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        ref T sr = ref MemoryMarshal.GetReference(scale);
+        ref T tr = ref MemoryMarshal.GetReference(shift);
+        for (int r = 0; r < m; r++)
+        {
+            int ch = 0, o = r * c;
+            for (; ch <= c - w; ch += w)
+                RowMath.Fma(Vector512.LoadUnsafe(ref xr, (nuint)(o + ch)), Vector512.LoadUnsafe(ref sr, (nuint)ch), Vector512.LoadUnsafe(ref tr, (nuint)ch))
+                    .StoreUnsafe(ref yr, (nuint)(o + ch));
+            for (; ch < c; ch++) Unsafe.Add(ref yr, o + ch) = Unsafe.Add(ref xr, o + ch) * Unsafe.Add(ref sr, ch) + Unsafe.Add(ref tr, ch);
+        }
+    }
+
+    /// <summary>dx[r,ch] += dy[r,ch]·a[ch] + x[r,ch]·b[ch] + k[ch]: every norm backward is this map once its reductions are known.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AffineBackward<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> k, int m, int c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector512<T>.Count;
+        ref T dxr = ref MemoryMarshal.GetReference(dx);
+        ref T dyr = ref MemoryMarshal.GetReference(dy);
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        ref T ar = ref MemoryMarshal.GetReference(a);
+        ref T br = ref MemoryMarshal.GetReference(b);
+        ref T kr = ref MemoryMarshal.GetReference(k);
+        for (int r = 0; r < m; r++)
+        {
+            int ch = 0, o = r * c;
+            for (; ch <= c - w; ch += w)
+            {
+                var v = Vector512.LoadUnsafe(ref dxr, (nuint)(o + ch)) + Vector512.LoadUnsafe(ref kr, (nuint)ch);
+                v = RowMath.Fma(Vector512.LoadUnsafe(ref dyr, (nuint)(o + ch)), Vector512.LoadUnsafe(ref ar, (nuint)ch), v);
+                v = RowMath.Fma(Vector512.LoadUnsafe(ref xr, (nuint)(o + ch)), Vector512.LoadUnsafe(ref br, (nuint)ch), v);
+                v.StoreUnsafe(ref dxr, (nuint)(o + ch));
+            }
+            for (; ch < c; ch++)
+                Unsafe.Add(ref dxr, o + ch) += Unsafe.Add(ref dyr, o + ch) * Unsafe.Add(ref ar, ch) + Unsafe.Add(ref xr, o + ch) * Unsafe.Add(ref br, ch) + Unsafe.Add(ref kr, ch);
+        }
+    }
+
+    /// <summary>Fixed row blocks for an (m, c) pass: a function of the size only.</summary>
+    internal static int Parts(int m, int c) => LayerNormKernel.Parts(m, c);
+
+    /// <summary>ColumnSums over row blocks in parallel; block partials are added in block order (deterministic).</summary>
+    public static unsafe void ColumnSumsParallel<T>(Span<T> sumA, Span<T> sumAB, ReadOnlySpan<T> a, ReadOnlySpan<T> b,
+        ReadOnlySpan<T> centerA, ReadOnlySpan<T> centerB, int m, int c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int parts = Parts(m, c);
+        if (parts <= 1) { ColumnSums(sumA, sumAB, a, b, centerA, centerB, m, c); return; }
+        var partial = new T[parts * 2 * c];
+        bool doA = !sumA.IsEmpty, doAB = !sumAB.IsEmpty;
+        fixed (T* pa = a) fixed (T* pb = b) fixed (T* pca = centerA) fixed (T* pcb = centerB) fixed (T* pp = partial)
+        {
+            var ap = new Pinned<T>(pa, a.Length); var bp = new Pinned<T>(pb, b.Length);
+            var cap = new Pinned<T>(pca, centerA.Length); var cbp = new Pinned<T>(pcb, centerB.Length); var ppp = new Pinned<T>(pp, partial.Length);
+            KernelPool.Run(parts, p =>
+            {
+                int r0 = (int)((long)m * p / parts), r1 = (int)((long)m * (p + 1) / parts);
+                ColumnSums(doA ? ppp.Slice(p * 2 * c, c) : default, doAB ? ppp.Slice(p * 2 * c + c, c) : default,
+                    ap.Slice(r0 * c, (r1 - r0) * c), bp.IsEmpty ? default : bp.Slice(r0 * c, (r1 - r0) * c), cap.Span, cbp.Span, r1 - r0, c);
+            });
+        }
+        for (int p = 0; p < parts; p++)
+        {
+            if (doA) RowMath.Add(sumA, partial.AsSpan(p * 2 * c, c));
+            if (doAB) RowMath.Add(sumAB, partial.AsSpan(p * 2 * c + c, c));
+        }
+    }
+
+    /// <summary>Affine over row blocks in parallel (rows are independent).</summary>
+    public static unsafe void AffineParallel<T>(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> scale, ReadOnlySpan<T> shift, int m, int c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int parts = Parts(m, c);
+        if (parts <= 1) { Affine(y, x, scale, shift, m, c); return; }
+        fixed (T* py = y) fixed (T* px = x) fixed (T* ps = scale) fixed (T* pt = shift)
+        {
+            var yp = new Pinned<T>(py, y.Length); var xp = new Pinned<T>(px, x.Length); var sp = new Pinned<T>(ps, c); var tp = new Pinned<T>(pt, c);
+            KernelPool.Run(parts, p =>
+            {
+                int r0 = (int)((long)m * p / parts), r1 = (int)((long)m * (p + 1) / parts);
+                Affine(yp.Slice(r0 * c, (r1 - r0) * c), xp.Slice(r0 * c, (r1 - r0) * c), sp.Span, tp.Span, r1 - r0, c);
+            });
+        }
+    }
+
+    /// <summary>AffineBackward over row blocks in parallel (rows are independent).</summary>
+    public static unsafe void AffineBackwardParallel<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> k, int m, int c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int parts = Parts(m, c);
+        if (parts <= 1) { AffineBackward(dx, dy, x, a, b, k, m, c); return; }
+        fixed (T* pdx = dx) fixed (T* pdy = dy) fixed (T* px = x) fixed (T* pa = a) fixed (T* pb = b) fixed (T* pk = k)
+        {
+            var dxp = new Pinned<T>(pdx, dx.Length); var dyp = new Pinned<T>(pdy, dy.Length); var xp = new Pinned<T>(px, x.Length);
+            var ap = new Pinned<T>(pa, c); var bp = new Pinned<T>(pb, c); var kp = new Pinned<T>(pk, c);
+            KernelPool.Run(parts, p =>
+            {
+                int r0 = (int)((long)m * p / parts), r1 = (int)((long)m * (p + 1) / parts), len = (r1 - r0) * c;
+                AffineBackward(dxp.Slice(r0 * c, len), dyp.Slice(r0 * c, len), xp.Slice(r0 * c, len), ap.Span, bp.Span, kp.Span, r1 - r0, c);
+            });
+        }
+    }
+}
+
+/// <summary>BatchNorm with channels last: statistics per channel over all m = B·H·W rows.</summary>
+public static class BatchNormKernel
+{
+    /// <summary>Batch mean and biased variance per channel (two passes: the mean, then centred squares).</summary>
+    public static void Statistics<T>(Span<T> mean, Span<T> variance, ReadOnlySpan<T> x, int m, int c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        mean.Clear(); variance.Clear();
+        ChannelKernel.ColumnSumsParallel(mean, default, x, default, default, default, m, c);
+        T inv = T.One / T.CreateTruncating(Math.Max(m, 1));
+        for (int ch = 0; ch < c; ch++) mean[ch] *= inv;
+        ChannelKernel.ColumnSumsParallel(default, variance, x, x, mean, mean, m, c);
+        for (int ch = 0; ch < c; ch++) variance[ch] *= inv;
+    }
+
+    /// <summary>
+    /// y = (x − mean)·rstd·w + b as a per-channel affine (training: batch statistics; eval: running ones).
+    /// Fills rstd = 1/√(var + eps). Empty weight/bias mean 1 and 0.
+    /// </summary>
+    public static void Forward<T>(Span<T> y, Span<T> rstd, ReadOnlySpan<T> x, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, int m, int c, double eps) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var scale = new T[c]; var shift = new T[c];
+        T e = T.CreateTruncating(eps);
+        for (int ch = 0; ch < c; ch++)
+        {
+            rstd[ch] = T.One / T.Sqrt(variance[ch] + e);
+            scale[ch] = weight.IsEmpty ? rstd[ch] : rstd[ch] * weight[ch];
+            shift[ch] = (bias.IsEmpty ? T.Zero : bias[ch]) - mean[ch] * scale[ch];
+        }
+        ChannelKernel.AffineParallel(y, x, scale, shift, m, c);
+    }
+
+    /// <summary>
+    /// Accumulates dx, dw, db (each may be empty). training: the statistics are functions of x (batch
+    /// statistics) and the backward goes through them; otherwise they are constants (eval mode).
+    /// </summary>
+    public static void Backward<T>(Span<T> dx, Span<T> dw, Span<T> db, ReadOnlySpan<T> dy, ReadOnlySpan<T> x,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd, int m, int c, bool training) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // s1 = Σ dy, s2 = Σ dy·(x − mean): then Σ dy·x̂ = rstd·s2.
+        var s1 = new T[c]; var s2 = new T[c];
+        ChannelKernel.ColumnSumsParallel(s1, s2, dy, x, default, mean, m, c);
+        for (int ch = 0; ch < c; ch++)
+        {
+            if (!dw.IsEmpty) dw[ch] += rstd[ch] * s2[ch];
+            if (!db.IsEmpty) db[ch] += s1[ch];
+        }
+        if (dx.IsEmpty) return;
+        var a = new T[c]; var b = new T[c]; var k = new T[c];
+        T inv = T.One / T.CreateTruncating(Math.Max(m, 1));
+        for (int ch = 0; ch < c; ch++)
+        {
+            T g = weight.IsEmpty ? T.One : weight[ch];
+            a[ch] = g * rstd[ch];
+            if (!training) continue; // eval: y is affine in x, dx = dy·w·rstd
+            // With g = w, x̂ = (x − μ)·rstd:
+            //   term 1: direct path      rstd·w·dy
+            //   term 2: through μ        −rstd·w·mean(dy)
+            //   term 3: through rstd     −rstd·w·x̂·mean(dy·x̂) = −w·rstd³·(x − μ)·s2/m
+            T t3 = g * rstd[ch] * rstd[ch] * rstd[ch] * s2[ch] * inv;
+            b[ch] = -t3;
+            k[ch] = -a[ch] * s1[ch] * inv + t3 * mean[ch];
+        }
+        ChannelKernel.AffineBackwardParallel(dx, dy, x, a, b, k, m, c);
+    }
+}
+
+/// <summary>GroupNorm with channels last: per sample, groups of c/groups consecutive channels, statistics over hw·c/groups.</summary>
+public static class GroupNormKernel
+{
+    /// <summary>y, x (batch, hw, c); mean, rstd (batch, groups) saved for the backward.</summary>
+    public static unsafe void Forward<T>(Span<T> y, Span<T> mean, Span<T> rstd, ReadOnlySpan<T> x, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias,
+        int batch, int hw, int c, int groups, double eps) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int cg = c / groups, block = hw * c;
+        T e = T.CreateTruncating(eps), invN = T.One / T.CreateTruncating(Math.Max(hw * cg, 1));
+        fixed (T* py = y) fixed (T* pm = mean) fixed (T* pr = rstd) fixed (T* px = x) fixed (T* pw = weight) fixed (T* pb = bias)
+        {
+            var yp = new Pinned<T>(py, y.Length); var mp = new Pinned<T>(pm, mean.Length); var rp = new Pinned<T>(pr, rstd.Length);
+            var xp = new Pinned<T>(px, x.Length); var wp = new Pinned<T>(pw, weight.Length); var bp = new Pinned<T>(pb, bias.Length);
+            void Sample(int s)
+            {
+                var xs = xp.Slice(s * block, block);
+                var colSum = new T[c]; var center = new T[c]; var colSq = new T[c];
+                ChannelKernel.ColumnSums<T>(colSum, default, xs, default, default, default, hw, c);
+                for (int g = 0; g < groups; g++)
+                {
+                    T sum = T.Zero; for (int j = 0; j < cg; j++) sum += colSum[g * cg + j];
+                    T mu = sum * invN; mp.Span[s * groups + g] = mu;
+                    for (int j = 0; j < cg; j++) center[g * cg + j] = mu;
+                }
+                ChannelKernel.ColumnSums<T>(default, colSq, xs, xs, center, center, hw, c);
+                var scale = new T[c]; var shift = new T[c];
+                for (int g = 0; g < groups; g++)
+                {
+                    T v = T.Zero; for (int j = 0; j < cg; j++) v += colSq[g * cg + j];
+                    T r = T.One / T.Sqrt(v * invN + e); rp.Span[s * groups + g] = r;
+                    for (int j = 0; j < cg; j++)
+                    {
+                        int ch = g * cg + j;
+                        scale[ch] = wp.IsEmpty ? r : r * wp.Span[ch];
+                        shift[ch] = (bp.IsEmpty ? T.Zero : bp.Span[ch]) - center[ch] * scale[ch];
+                    }
+                }
+                ChannelKernel.Affine<T>(yp.Slice(s * block, block), xs, scale, shift, hw, c);
+            }
+            if ((long)batch * block < 1 << 15) for (int s = 0; s < batch; s++) Sample(s);
+            else KernelPool.Run(batch, Sample);
+        }
+    }
+
+    /// <summary>Accumulates dx, dw, db (each may be empty) from dy, x and the saved mean/rstd (batch, groups).</summary>
+    public static unsafe void Backward<T>(Span<T> dx, Span<T> dw, Span<T> db, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> weight,
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd, int batch, int hw, int c, int groups) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int cg = c / groups, block = hw * c;
+        T invN = T.One / T.CreateTruncating(Math.Max(hw * cg, 1));
+        // Per-sample dw/db partials, added in sample order afterwards: deterministic under any threading.
+        var partial = new T[batch * 2 * c];
+        fixed (T* pdx = dx) fixed (T* pdy = dy) fixed (T* px = x) fixed (T* pw = weight) fixed (T* pm = mean) fixed (T* pr = rstd) fixed (T* pp = partial)
+        {
+            var dxp = new Pinned<T>(pdx, dx.Length); var dyp = new Pinned<T>(pdy, dy.Length); var xp = new Pinned<T>(px, x.Length);
+            var wp = new Pinned<T>(pw, weight.Length); var mp = new Pinned<T>(pm, mean.Length); var rp = new Pinned<T>(pr, rstd.Length);
+            var ppp = new Pinned<T>(pp, partial.Length);
+            void Sample(int s)
+            {
+                var xs = xp.Slice(s * block, block); var dys = dyp.Slice(s * block, block);
+                var center = new T[c];
+                for (int ch = 0; ch < c; ch++) center[ch] = mp.Span[s * groups + ch / cg];
+                // s1 = Σ_p dy, s2 = Σ_p dy·(x − μ_g), per channel.
+                var s1 = ppp.Slice(s * 2 * c + c, c); var s2 = new T[c];
+                ChannelKernel.ColumnSums<T>(s1, s2, dys, xs, default, center, hw, c);
+                var dwS = ppp.Slice(s * 2 * c, c);
+                for (int ch = 0; ch < c; ch++) dwS[ch] = rp.Span[s * groups + ch / cg] * s2[ch];
+                if (dxp.IsEmpty) return;
+                var a = new T[c]; var b = new T[c]; var k = new T[c];
+                for (int g = 0; g < groups; g++)
+                {
+                    T r = rp.Span[s * groups + g], mu = mp.Span[s * groups + g];
+                    // Group sums with g_i = dy_i·w_ch: Σg and Σ g·(x − μ).
+                    T sg = T.Zero, sgc = T.Zero;
+                    for (int j = 0; j < cg; j++)
+                    {
+                        int ch = g * cg + j; T wv = wp.IsEmpty ? T.One : wp.Span[ch];
+                        sg += wv * s1[ch]; sgc += wv * s2[ch];
+                    }
+                    // dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), x̂ = (x − μ)·rstd:
+                    //   term 1 rstd·w·dy; term 2 −rstd·Σg/N; term 3 −rstd³·(x − μ)·Σg(x − μ)/N.
+                    T t3 = r * r * r * sgc * invN;
+                    for (int j = 0; j < cg; j++)
+                    {
+                        int ch = g * cg + j; T wv = wp.IsEmpty ? T.One : wp.Span[ch];
+                        a[ch] = r * wv; b[ch] = -t3; k[ch] = -r * sg * invN + t3 * mu;
+                    }
+                }
+                ChannelKernel.AffineBackward<T>(dxp.Slice(s * block, block), dys, xs, a, b, k, hw, c);
+            }
+            if ((long)batch * block < 1 << 15) for (int s = 0; s < batch; s++) Sample(s);
+            else KernelPool.Run(batch, Sample);
+        }
+        for (int s = 0; s < batch; s++)
+        {
+            if (!dw.IsEmpty) RowMath.Add(dw, partial.AsSpan(s * 2 * c, c));
+            if (!db.IsEmpty) RowMath.Add(db, partial.AsSpan(s * 2 * c + c, c));
+        }
+    }
+}

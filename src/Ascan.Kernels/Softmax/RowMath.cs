@@ -1,0 +1,143 @@
+// Row primitives shared by the norm, softmax and attention kernels: max, sum, dot, fused exp-and-sum, scaling.
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Ascan.Kernels;
+
+/// <summary>
+/// Vector512 loops over one contiguous row, generic over float/double. Reductions run in a fixed
+/// order (lane-wise accumulators, then lanes, then the scalar tail), so results are deterministic.
+/// </summary>
+internal static class RowMath
+{
+    /// <summary>e^v lane-wise (the BCL's vectorised exp for float and double).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Exp<T>(Vector512<T> v) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector512.Exp(v.As<T, float>()).As<float, T>();
+        return Vector512.Exp(v.As<T, double>()).As<double, T>();
+    }
+
+    /// <summary>a·b + c lane-wise with one rounding.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Fma<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(a.As<T, float>(), b.As<T, float>(), c.As<T, float>()).As<float, T>();
+        return Vector512.FusedMultiplyAdd(a.As<T, double>(), b.As<T, double>(), c.As<T, double>()).As<double, T>();
+    }
+
+    /// <summary>max of x; −∞ for an empty row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static T Max<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Length, i = 0, w = Vector512<T>.Count;
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        T m = T.NegativeInfinity;
+        if (n >= w)
+        {
+            var acc = Vector512.LoadUnsafe(ref xr);
+            for (i = w; i <= n - w; i += w) acc = Vector512.Max(acc, Vector512.LoadUnsafe(ref xr, (nuint)i));
+            for (int l = 0; l < w; l++) m = T.Max(m, acc.GetElement(l));
+        }
+        for (; i < n; i++) m = T.Max(m, Unsafe.Add(ref xr, i));
+        return m;
+    }
+
+    /// <summary>Σ x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static T Sum<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Length, i = 0, w = Vector512<T>.Count;
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        var acc = Vector512<T>.Zero;
+        for (; i <= n - w; i += w) acc += Vector512.LoadUnsafe(ref xr, (nuint)i);
+        T s = Vector512.Sum(acc);
+        for (; i < n; i++) s += Unsafe.Add(ref xr, i);
+        return s;
+    }
+
+    /// <summary>Σ a·b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static T Dot<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = a.Length, i = 0, w = Vector512<T>.Count;
+        ref T ar = ref MemoryMarshal.GetReference(a);
+        ref T br = ref MemoryMarshal.GetReference(b);
+        var acc = Vector512<T>.Zero;
+        for (; i <= n - w; i += w) acc = RowMath.Fma(Vector512.LoadUnsafe(ref ar, (nuint)i), Vector512.LoadUnsafe(ref br, (nuint)i), acc);
+        T s = Vector512.Sum(acc);
+        for (; i < n; i++) s += Unsafe.Add(ref ar, i) * Unsafe.Add(ref br, i);
+        return s;
+    }
+
+    /// <summary>y = e^(x − shift), returns Σ y. y may alias x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static T ExpSub<T>(Span<T> y, ReadOnlySpan<T> x, T shift) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Length, i = 0, w = Vector512<T>.Count;
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        var sv = Vector512.Create(shift);
+        var acc = Vector512<T>.Zero;
+        for (; i <= n - w; i += w)
+        {
+            var e = Exp(Vector512.LoadUnsafe(ref xr, (nuint)i) - sv);
+            e.StoreUnsafe(ref yr, (nuint)i);
+            acc += e;
+        }
+        T s = Vector512.Sum(acc);
+        for (; i < n; i++) { T e = T.Exp(Unsafe.Add(ref xr, i) - shift); Unsafe.Add(ref yr, i) = e; s += e; }
+        return s;
+    }
+
+    /// <summary>y = x·s + t. y may alias x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ScaleShift<T>(Span<T> y, ReadOnlySpan<T> x, T s, T t) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Length, i = 0, w = Vector512<T>.Count;
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        var sv = Vector512.Create(s); var tv = Vector512.Create(t);
+        for (; i <= n - w; i += w) RowMath.Fma(Vector512.LoadUnsafe(ref xr, (nuint)i), sv, tv).StoreUnsafe(ref yr, (nuint)i);
+        for (; i < n; i++) Unsafe.Add(ref yr, i) = Unsafe.Add(ref xr, i) * s + t;
+    }
+
+    /// <summary>y += a·s (axpy).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AddScaled<T>(Span<T> y, ReadOnlySpan<T> a, T s) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = y.Length, i = 0, w = Vector512<T>.Count;
+        ref T ar = ref MemoryMarshal.GetReference(a);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        var sv = Vector512.Create(s);
+        for (; i <= n - w; i += w) RowMath.Fma(Vector512.LoadUnsafe(ref ar, (nuint)i), sv, Vector512.LoadUnsafe(ref yr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        for (; i < n; i++) Unsafe.Add(ref yr, i) += Unsafe.Add(ref ar, i) * s;
+    }
+
+    /// <summary>y += a.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Add<T>(Span<T> y, ReadOnlySpan<T> a) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = y.Length, i = 0, w = Vector512<T>.Count;
+        ref T ar = ref MemoryMarshal.GetReference(a);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        for (; i <= n - w; i += w) (Vector512.LoadUnsafe(ref ar, (nuint)i) + Vector512.LoadUnsafe(ref yr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        for (; i < n; i++) Unsafe.Add(ref yr, i) += Unsafe.Add(ref ar, i);
+    }
+}
+
+/// <summary>
+/// A pointer and length standing in for a span inside a KernelPool body (lambdas cannot capture
+/// spans). Only valid while the caller keeps the memory pinned (a <c>fixed</c> block around the Run).
+/// </summary>
+internal readonly unsafe struct Pinned<T> where T : unmanaged
+{
+    private readonly T* _p;
+    private readonly int _length;
+    public Pinned(T* p, int length) { _p = p; _length = length; }
+    public bool IsEmpty => _length == 0;
+    public Span<T> Span => new(_p, _length);
+    public Span<T> Slice(int start, int length) => new(_p + start, length);
+}
