@@ -10,7 +10,7 @@ public interface ILayer
 }
 
 /// <summary>
-/// Base of every layer and model. A module is built on a <see cref="Nn.Path"/>: its parameters get that
+/// Base of every layer and model. A module is built on a <see cref="Nn.ParamPath"/>: its parameters get that
 /// path's keys, and it attaches itself as a child of the nearest module above it in the path tree, so the
 /// tree is known without reflection and in construction order. Parameters come before buffers, and a
 /// module's own tensors before its children's, as in a PyTorch state dict.
@@ -21,12 +21,12 @@ public abstract class Module
     private readonly List<Parameter> _buffers = new();
     private readonly List<(string Name, Module Module)> _children = new();
 
-    public Path Path { get; }
+    public ParamPath Path { get; }
 
     /// <summary>Training mode (dropout active, BatchNorm uses batch statistics); set with Train()/Eval().</summary>
     public bool Training { get; private set; } = true;
 
-    protected Module(Path path)
+    protected Module(ParamPath path)
     {
         Path = path;
         if (path.Owner != null) throw new InvalidOperationException($"Path '{path}' already holds a {path.Owner.GetType().Name}.");

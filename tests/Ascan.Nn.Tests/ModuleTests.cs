@@ -10,7 +10,7 @@ namespace Ascan.Nn.Tests;
 internal sealed class ToyBlock : Module, ILayer
 {
     public readonly LayerNorm Norm1; public readonly Linear Qkv; public readonly DropPath DropPath; public readonly BatchNorm2d Bn;
-    public ToyBlock(Path p, int dim) : base(p)
+    public ToyBlock(ParamPath p, int dim) : base(p)
     {
         Norm1 = new LayerNorm(p.Sub("norm1"), dim);
         Qkv = new Linear(p.Sub("attn").Sub("qkv"), dim, 3 * dim);
@@ -24,7 +24,7 @@ internal sealed class ToyNet : Module
 {
     public readonly ModuleList<ModuleList<ToyBlock>> Stages;
     public readonly Linear Head;
-    public ToyNet(Path p, int dim = 4) : base(p)
+    public ToyNet(ParamPath p, int dim = 4) : base(p)
     {
         Stages = new ModuleList<ModuleList<ToyBlock>>(p.Sub("stages"));
         for (int i = 0; i < 2; i++)
@@ -42,7 +42,7 @@ public class ModuleTests
     [Fact]
     public void Module_ParameterNames_AreStateDictKeys()
     {
-        var net = new ToyNet(Path.Root());
+        var net = new ToyNet(ParamPath.Root());
         var names = net.NamedParameters().Select(p => p.Name).ToList();
         Assert.Contains("stages.0.blocks.1.attn.qkv.weight", names);
         Assert.Contains("stages.1.blocks.0.norm1.bias", names);
@@ -62,7 +62,7 @@ public class ModuleTests
     [Fact]
     public void Module_DuplicateName_Throws()
     {
-        var root = Path.Root();
+        var root = ParamPath.Root();
         _ = new Linear(root.Sub("fc"), 2, 2);
         Assert.Throws<InvalidOperationException>(() => new Linear(root.Sub("fc"), 2, 2));
         Assert.Throws<ArgumentException>(() => root.Sub("a.b"));
@@ -71,7 +71,7 @@ public class ModuleTests
     [Fact]
     public void Module_TrainEval_PropagatesToChildren()
     {
-        var net = new ToyNet(Path.Root());
+        var net = new ToyNet(ParamPath.Root());
         Assert.All(net.Modules(), m => Assert.True(m.Training));
         net.Eval();
         Assert.All(net.Modules(), m => Assert.False(m.Training));
@@ -85,9 +85,9 @@ public class ModuleTests
     [Fact]
     public void Module_SameSeed_SameInit()
     {
-        var a = new ToyNet(Path.Root(rng: new Rng(5))).StateDict();
-        var b = new ToyNet(Path.Root(rng: new Rng(5))).StateDict();
-        var c = new ToyNet(Path.Root(rng: new Rng(6))).StateDict();
+        var a = new ToyNet(ParamPath.Root(rng: new Rng(5))).StateDict();
+        var b = new ToyNet(ParamPath.Root(rng: new Rng(5))).StateDict();
+        var c = new ToyNet(ParamPath.Root(rng: new Rng(6))).StateDict();
         foreach (var k in a.Keys) Assert.Equal(a[k].ToArray<float>(), b[k].ToArray<float>());
         Assert.NotEqual(a["head.weight"].ToArray<float>(), c["head.weight"].ToArray<float>());
     }
@@ -95,7 +95,7 @@ public class ModuleTests
     [Fact]
     public void Module_ToF64_ConvertsAndGradchecks()
     {
-        var root = Path.Root();
+        var root = ParamPath.Root();
         var seq = new Sequential(root.Sub("mlp"));
         seq.Add(q => new Linear(q, 3, 5));
         seq.Add(q => new LayerNorm(q, 5));
@@ -116,14 +116,14 @@ public class ModuleTests
     [Fact]
     public void Module_StateDict_RoundTrip_ThroughSafetensors()
     {
-        var a = new ToyNet(Path.Root(rng: new Rng(1)));
+        var a = new ToyNet(ParamPath.Root(rng: new Rng(1)));
         // Move the running statistics away from their initial values.
         using (Autograd.NoGrad()) ((ToyBlock)a.Stages[0].Children[0].Module).Forward(Tensor.Randn(new Rng(2), DType.F32, 3, 4));
-        string file = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"ascan-nn-{Guid.NewGuid():N}.safetensors");
+        string file = Path.Combine(Path.GetTempPath(), $"ascan-nn-{Guid.NewGuid():N}.safetensors");
         try
         {
             SafetensorsState.SaveModule(a, file);
-            var b = new ToyNet(Path.Root(rng: new Rng(99)));
+            var b = new ToyNet(ParamPath.Root(rng: new Rng(99)));
             var report = SafetensorsState.LoadModule(b, file);
             Assert.True(report.IsClean, report.ToString());
             var sa = a.StateDict(); var sb = b.StateDict();
@@ -137,7 +137,7 @@ public class ModuleTests
     [Fact]
     public void Module_LoadStateDict_ReportsMissingUnexpectedAndMismatched()
     {
-        var net = new ToyNet(Path.Root());
+        var net = new ToyNet(ParamPath.Root());
         var state = net.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.Clone());
         state.Remove("head.bias");
         state["extra.weight"] = Tensor.Zeros(3);
@@ -169,7 +169,7 @@ public class ModuleTests
     [Fact]
     public void Module_LoadStateDict_ConvertsElementType_InPlace()
     {
-        var lin = new Linear(Path.Root().Sub("fc"), 2, 3);
+        var lin = new Linear(ParamPath.Root().Sub("fc"), 2, 3);
         var w = lin.Weight;
         lin.LoadStateDict(new Dictionary<string, Tensor> { ["fc.weight"] = Tensor.Full(0.5, DType.F64, 3, 2), ["fc.bias"] = Tensor.Zeros(DType.F64, 3) });
         Assert.Same(w, lin.Weight);
@@ -179,7 +179,7 @@ public class ModuleTests
     [Fact]
     public void Layers_Forward_Shapes_ChannelsLast()
     {
-        var root = Path.Root();
+        var root = ParamPath.Root();
         var conv = new Conv2d(root.Sub("conv"), new Conv2dConfig(3, 8, 3) { Stride = 2, Padding = 1, Bias = false });
         Assert.Equal([8, 3, 3, 3], conv.Weight.ShapeArray());
         Assert.Null(conv.Bias);
@@ -196,7 +196,7 @@ public class ModuleTests
     [Fact]
     public void BatchNorm2d_TrainUpdatesRunningStats_EvalUsesThem()
     {
-        var bn = new BatchNorm2d(Path.Root().Sub("bn"), 3);
+        var bn = new BatchNorm2d(ParamPath.Root().Sub("bn"), 3);
         var x = Tensor.Randn(new Rng(3), DType.F32, 4, 2, 2, 3) * 2.0 + 1.0;
         using (Autograd.NoGrad()) bn.Forward(x);
         Assert.Equal(1, bn.NumBatchesTracked);
@@ -212,8 +212,8 @@ public class ModuleTests
     [Fact]
     public void Dropout_Module_IdentityInEval_AndDeterministicPerSeed()
     {
-        var d1 = new Dropout(Path.Root(rng: new Rng(4)).Sub("drop"), 0.5);
-        var d2 = new Dropout(Path.Root(rng: new Rng(4)).Sub("drop"), 0.5);
+        var d1 = new Dropout(ParamPath.Root(rng: new Rng(4)).Sub("drop"), 0.5);
+        var d2 = new Dropout(ParamPath.Root(rng: new Rng(4)).Sub("drop"), 0.5);
         var x = Tensor.Ones(DType.F32, 6, 7);
         Assert.Equal(d1.Forward(x).ToArray<float>(), d2.Forward(x).ToArray<float>());
         d1.Eval();

@@ -94,7 +94,7 @@ public class OptimizerTests
     [Fact]
     public void ParamGroups_WeightDecay_SkipsNormsAndBiases()
     {
-        var net = new ToyNet(Path.Root());
+        var net = new ToyNet(ParamPath.Root());
         var groups = ParamGroups.WeightDecay(net, 0.05, noDecay: ["head.weight"]);
         Assert.Equal(0.0, groups[0].WeightDecay);
         Assert.Equal(0.05, groups[1].WeightDecay);

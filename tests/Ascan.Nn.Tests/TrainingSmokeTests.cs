@@ -13,7 +13,7 @@ internal sealed class TinyConvNet : Module
     private readonly Silu _act2;
     private readonly Linear _head;
 
-    public TinyConvNet(Path p, int classes) : base(p)
+    public TinyConvNet(ParamPath p, int classes) : base(p)
     {
         _conv1 = new Conv2d(p.Sub("conv1"), new Conv2dConfig(3, 8, 3) { Padding = 1 });
         _act1 = new Relu(p.Sub("act1"));
@@ -35,7 +35,7 @@ public class TrainingSmokeTests
 {
     private static List<double> Train(ulong seed, int steps)
     {
-        var model = new TinyConvNet(Path.Root(rng: new Rng(seed)), classes: 4);
+        var model = new TinyConvNet(ParamPath.Root(rng: new Rng(seed)), classes: 4);
         var data = new Rng(seed + 1000);
         var x = Tensor.Randn(data, DType.F32, 8, 8, 8, 3).Clone(); // (B, H, W, C)
         int[] y = [0, 1, 2, 3, 3, 2, 1, 0];

@@ -3,18 +3,18 @@ using Ascan.Core;
 
 namespace Ascan.Nn;
 
-public sealed class Gelu(Path p) : Module(p), ILayer
+public sealed class Gelu(ParamPath p) : Module(p), ILayer
 {
     /// <summary>Exact erf GELU. Shapes: any → same.</summary>
     public Tensor Forward(Tensor x) => Ops.Gelu(x);
 }
 
-public sealed class Silu(Path p) : Module(p), ILayer
+public sealed class Silu(ParamPath p) : Module(p), ILayer
 {
     public Tensor Forward(Tensor x) => Ops.Silu(x);
 }
 
-public sealed class Relu(Path p) : Module(p), ILayer
+public sealed class Relu(ParamPath p) : Module(p), ILayer
 {
     public Tensor Forward(Tensor x) => Ops.Relu(x);
 }
@@ -28,7 +28,7 @@ public sealed class Dropout : Module, ILayer
     public double P { get; }
     public Rng Rng { get; set; }
 
-    public Dropout(Path p, double prob) : base(p) { P = prob; Rng = p.Rng.Fork(); }
+    public Dropout(ParamPath p, double prob) : base(p) { P = prob; Rng = p.Rng.Fork(); }
 
     public Tensor Forward(Tensor x) => Ops.Dropout(x, P, Training, Rng);
 }
@@ -39,7 +39,7 @@ public sealed class DropPath : Module, ILayer
     public double P { get; }
     public Rng Rng { get; set; }
 
-    public DropPath(Path p, double prob) : base(p) { P = prob; Rng = p.Rng.Fork(); }
+    public DropPath(ParamPath p, double prob) : base(p) { P = prob; Rng = p.Rng.Fork(); }
 
     public Tensor Forward(Tensor x) => Ops.DropPath(x, P, Training, Rng);
 }

@@ -13,7 +13,7 @@ public sealed record Conv2dConfig(int InChannels, int OutChannels, int KernelSiz
     public bool Bias { get; init; } = true;
     public Initializer? WeightInit { get; init; }
     public Initializer? BiasInit { get; init; }
-    public Conv2d Build(Path p) => new(p, this);
+    public Conv2d Build(ParamPath p) => new(p, this);
 }
 
 public sealed class Conv2d : Module, ILayer
@@ -22,7 +22,7 @@ public sealed class Conv2d : Module, ILayer
     private readonly Parameter? _bias;
     public Conv2dConfig Config { get; }
 
-    public Conv2d(Path p, Conv2dConfig config) : base(p)
+    public Conv2d(ParamPath p, Conv2dConfig config) : base(p)
     {
         if (config.Groups < 1 || config.InChannels % config.Groups != 0 || config.OutChannels % config.Groups != 0)
             throw new ArgumentException($"Conv2d {p}: groups {config.Groups} must divide in ({config.InChannels}) and out ({config.OutChannels}) channels.");

@@ -7,7 +7,7 @@ public sealed record EmbeddingConfig(int NumEmbeddings, int EmbeddingDim)
 {
     public int? PaddingIdx { get; init; }
     public Initializer? WeightInit { get; init; }
-    public Embedding Build(Path p) => new(p, this);
+    public Embedding Build(ParamPath p) => new(p, this);
 }
 
 /// <summary>Weight (num, dim) initialised N(0, 1) as torch (the padding row zeroed).</summary>
@@ -16,9 +16,9 @@ public sealed class Embedding : Module
     private readonly Parameter _weight;
     public EmbeddingConfig Config { get; }
 
-    public Embedding(Path p, int numEmbeddings, int embeddingDim) : this(p, new EmbeddingConfig(numEmbeddings, embeddingDim)) { }
+    public Embedding(ParamPath p, int numEmbeddings, int embeddingDim) : this(p, new EmbeddingConfig(numEmbeddings, embeddingDim)) { }
 
-    public Embedding(Path p, EmbeddingConfig config) : base(p)
+    public Embedding(ParamPath p, EmbeddingConfig config) : base(p)
     {
         Config = config;
         var init = config.WeightInit ?? Init.Normal();

@@ -8,7 +8,7 @@ public sealed record LinearConfig(int InFeatures, int OutFeatures, bool Bias = t
 {
     public Initializer? WeightInit { get; init; }
     public Initializer? BiasInit { get; init; }
-    public Linear Build(Path p) => new(p, this);
+    public Linear Build(ParamPath p) => new(p, this);
 }
 
 public sealed class Linear : Module, ILayer
@@ -17,9 +17,9 @@ public sealed class Linear : Module, ILayer
     private readonly Parameter? _bias;
     public LinearConfig Config { get; }
 
-    public Linear(Path p, int inFeatures, int outFeatures, bool bias = true) : this(p, new LinearConfig(inFeatures, outFeatures, bias)) { }
+    public Linear(ParamPath p, int inFeatures, int outFeatures, bool bias = true) : this(p, new LinearConfig(inFeatures, outFeatures, bias)) { }
 
-    public Linear(Path p, LinearConfig config) : base(p)
+    public Linear(ParamPath p, LinearConfig config) : base(p)
     {
         Config = config;
         _weight = AddParameter("weight", [config.OutFeatures, config.InFeatures], config.WeightInit ?? Init.TorchDefaultWeight);

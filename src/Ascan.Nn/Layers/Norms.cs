@@ -9,7 +9,7 @@ public sealed record BatchNorm2dConfig(int NumFeatures)
     public double Momentum { get; init; } = 0.1;
     public bool Affine { get; init; } = true;
     public bool TrackRunningStats { get; init; } = true;
-    public BatchNorm2d Build(Path p) => new(p, this);
+    public BatchNorm2d Build(ParamPath p) => new(p, this);
 }
 
 /// <summary>
@@ -23,9 +23,9 @@ public sealed class BatchNorm2d : Module, ILayer
     public BatchNorm2dConfig Config { get; }
     public long NumBatchesTracked { get; private set; }
 
-    public BatchNorm2d(Path p, int numFeatures) : this(p, new BatchNorm2dConfig(numFeatures)) { }
+    public BatchNorm2d(ParamPath p, int numFeatures) : this(p, new BatchNorm2dConfig(numFeatures)) { }
 
-    public BatchNorm2d(Path p, BatchNorm2dConfig config) : base(p)
+    public BatchNorm2d(ParamPath p, BatchNorm2dConfig config) : base(p)
     {
         Config = config;
         int c = config.NumFeatures;
@@ -51,7 +51,7 @@ public sealed record LayerNormConfig(int NormalizedShape)
 {
     public double Eps { get; init; } = 1e-5;
     public bool ElementwiseAffine { get; init; } = true;
-    public LayerNorm Build(Path p) => new(p, this);
+    public LayerNorm Build(ParamPath p) => new(p, this);
 }
 
 /// <summary>LayerNorm over the last axis; weight ones, bias zeros.</summary>
@@ -60,9 +60,9 @@ public sealed class LayerNorm : Module, ILayer
     private readonly Parameter? _weight, _bias;
     public LayerNormConfig Config { get; }
 
-    public LayerNorm(Path p, int normalizedShape, double eps = 1e-5) : this(p, new LayerNormConfig(normalizedShape) { Eps = eps }) { }
+    public LayerNorm(ParamPath p, int normalizedShape, double eps = 1e-5) : this(p, new LayerNormConfig(normalizedShape) { Eps = eps }) { }
 
-    public LayerNorm(Path p, LayerNormConfig config) : base(p)
+    public LayerNorm(ParamPath p, LayerNormConfig config) : base(p)
     {
         Config = config;
         if (config.ElementwiseAffine)
@@ -83,7 +83,7 @@ public sealed record GroupNormConfig(int NumGroups, int NumChannels)
 {
     public double Eps { get; init; } = 1e-5;
     public bool Affine { get; init; } = true;
-    public GroupNorm Build(Path p) => new(p, this);
+    public GroupNorm Build(ParamPath p) => new(p, this);
 }
 
 /// <summary>GroupNorm over channels-last input (groups of consecutive channels, as torch).</summary>
@@ -92,9 +92,9 @@ public sealed class GroupNorm : Module, ILayer
     private readonly Parameter? _weight, _bias;
     public GroupNormConfig Config { get; }
 
-    public GroupNorm(Path p, int numGroups, int numChannels, double eps = 1e-5) : this(p, new GroupNormConfig(numGroups, numChannels) { Eps = eps }) { }
+    public GroupNorm(ParamPath p, int numGroups, int numChannels, double eps = 1e-5) : this(p, new GroupNormConfig(numGroups, numChannels) { Eps = eps }) { }
 
-    public GroupNorm(Path p, GroupNormConfig config) : base(p)
+    public GroupNorm(ParamPath p, GroupNormConfig config) : base(p)
     {
         if (config.NumGroups < 1 || config.NumChannels % config.NumGroups != 0)
             throw new ArgumentException($"GroupNorm {p}: {config.NumGroups} groups must divide {config.NumChannels} channels.");

@@ -9,15 +9,15 @@ namespace Ascan.Nn;
 /// PyTorch state-dict keys. The root carries what construction needs: the element type and the seeded
 /// generator every initialiser draws from (in construction order, so the same seed builds the same model).
 /// </summary>
-public sealed class Path
+public sealed class ParamPath
 {
-    private readonly Dictionary<string, Path> _children = new();
+    private readonly Dictionary<string, ParamPath> _children = new();
     private readonly RootState _root;
 
     /// <summary>The dotted name of this position ("" at the root).</summary>
     public string Name { get; }
 
-    public Path? Parent { get; }
+    public ParamPath? Parent { get; }
 
     /// <summary>The module constructed on this path, if any.</summary>
     public Module? Owner { get; internal set; }
@@ -32,22 +32,22 @@ public sealed class Path
         public readonly HashSet<string> Keys = new();
     }
 
-    private Path(RootState root, Path? parent, string name) { _root = root; Parent = parent; Name = name; }
+    private ParamPath(RootState root, ParamPath? parent, string name) { _root = root; Parent = parent; Name = name; }
 
     /// <summary>A new tree: parameters in <paramref name="dtype"/>, initialised from <paramref name="rng"/> (seed 0 when null).</summary>
-    public static Path Root(DType dtype = DType.F32, Rng? rng = null) => new(new RootState(dtype, rng ?? new Rng(0)), null, "");
+    public static ParamPath Root(DType dtype = DType.F32, Rng? rng = null) => new(new RootState(dtype, rng ?? new Rng(0)), null, "");
 
     /// <summary>The child position <paramref name="segment"/> (the same object on every call).</summary>
-    public Path Sub(string segment)
+    public ParamPath Sub(string segment)
     {
         if (string.IsNullOrEmpty(segment) || segment.Contains('.'))
             throw new ArgumentException($"Path segment '{segment}' must be non-empty and contain no '.'; chain Sub calls instead.");
         if (!_children.TryGetValue(segment, out var p))
-            _children[segment] = p = new Path(_root, this, Key(segment));
+            _children[segment] = p = new ParamPath(_root, this, Key(segment));
         return p;
     }
 
-    public Path Sub(int index) => Sub(index.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    public ParamPath Sub(int index) => Sub(index.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>The full key of a tensor named <paramref name="leaf"/> at this position.</summary>
     public string Key(string leaf) => Name.Length == 0 ? leaf : Name + "." + leaf;
