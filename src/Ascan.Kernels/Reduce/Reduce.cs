@@ -18,6 +18,8 @@ public interface IReduceOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 /// <summary>A per-element map applied before reducing, given the element and its output position's parameter m.</summary>
 public interface IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>False when m is ignored: the drivers then never load it (a JIT-time constant).</summary>
+    static abstract bool UsesM { get; }
     static abstract T Map(T x, T m);
     static abstract Vector512<T> Map(Vector512<T> x, Vector512<T> m);
     static abstract Vector256<T> Map(Vector256<T> x, Vector256<T> m);
@@ -42,6 +44,7 @@ public readonly struct MaxReduce<T> : IReduceOp<T> where T : unmanaged, IFloatin
 
 public readonly struct IdentityMap<T> : IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    public static bool UsesM => false;
     public static T Map(T x, T m) => x;
     public static Vector512<T> Map(Vector512<T> x, Vector512<T> m) => x;
     public static Vector256<T> Map(Vector256<T> x, Vector256<T> m) => x;
@@ -50,6 +53,7 @@ public readonly struct IdentityMap<T> : IReduceMap<T> where T : unmanaged, IFloa
 /// <summary>(x − m)², for the second pass of the variance.</summary>
 public readonly struct SquaredDeviationMap<T> : IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    public static bool UsesM => true;
     public static T Map(T x, T m) { T d = x - m; return d * d; }
     public static Vector512<T> Map(Vector512<T> x, Vector512<T> m) { var d = x - m; return d * d; }
     public static Vector256<T> Map(Vector256<T> x, Vector256<T> m) { var d = x - m; return d * d; }
@@ -267,7 +271,7 @@ public static class ReduceKernel
     }
 
     /// <summary>acc[i] = op over k &lt; rows of map(x[k·stride + i], m[i]) for i &lt; n, in k order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // too large to inline: optimised from the first call
     private static unsafe void GroupColumns<TOp, TMap, T>(T* acc, T* x, T* m, int rows, long stride, int n)
         where TOp : struct, IReduceOp<T> where TMap : struct, IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -278,7 +282,7 @@ public static class ReduceKernel
             for (; i <= n - 4 * w; i += 4 * w)
             {
                 T* p = x + i;
-                Vector512<T> m0 = Vector512.Load(m + i), m1 = Vector512.Load(m + i + w), m2 = Vector512.Load(m + i + 2 * w), m3 = Vector512.Load(m + i + 3 * w);
+                Vector512<T> m0 = LoadM<TMap, T>(m + i), m1 = LoadM<TMap, T>(m + i + w), m2 = LoadM<TMap, T>(m + i + 2 * w), m3 = LoadM<TMap, T>(m + i + 3 * w);
                 Vector512<T> a0 = TMap.Map(Vector512.Load(p), m0), a1 = TMap.Map(Vector512.Load(p + w), m1),
                     a2 = TMap.Map(Vector512.Load(p + 2 * w), m2), a3 = TMap.Map(Vector512.Load(p + 3 * w), m3);
                 for (int k = 1; k < rows; k++)
@@ -294,7 +298,7 @@ public static class ReduceKernel
             for (; i <= n - w; i += w)
             {
                 T* p = x + i;
-                var m0 = Vector512.Load(m + i);
+                var m0 = LoadM<TMap, T>(m + i);
                 var a0 = TMap.Map(Vector512.Load(p), m0);
                 for (int k = 1; k < rows; k++) { p += stride; a0 = TOp.Combine(a0, TMap.Map(Vector512.Load(p), m0)); }
                 a0.Store(acc + i);
@@ -306,7 +310,7 @@ public static class ReduceKernel
             for (; i <= n - 4 * w; i += 4 * w)
             {
                 T* p = x + i;
-                Vector256<T> m0 = Vector256.Load(m + i), m1 = Vector256.Load(m + i + w), m2 = Vector256.Load(m + i + 2 * w), m3 = Vector256.Load(m + i + 3 * w);
+                Vector256<T> m0 = LoadM256<TMap, T>(m + i), m1 = LoadM256<TMap, T>(m + i + w), m2 = LoadM256<TMap, T>(m + i + 2 * w), m3 = LoadM256<TMap, T>(m + i + 3 * w);
                 Vector256<T> a0 = TMap.Map(Vector256.Load(p), m0), a1 = TMap.Map(Vector256.Load(p + w), m1),
                     a2 = TMap.Map(Vector256.Load(p + 2 * w), m2), a3 = TMap.Map(Vector256.Load(p + 3 * w), m3);
                 for (int k = 1; k < rows; k++)
@@ -322,7 +326,7 @@ public static class ReduceKernel
             for (; i <= n - w; i += w)
             {
                 T* p = x + i;
-                var m0 = Vector256.Load(m + i);
+                var m0 = LoadM256<TMap, T>(m + i);
                 var a0 = TMap.Map(Vector256.Load(p), m0);
                 for (int k = 1; k < rows; k++) { p += stride; a0 = TOp.Combine(a0, TMap.Map(Vector256.Load(p), m0)); }
                 a0.Store(acc + i);
@@ -335,4 +339,14 @@ public static class ReduceKernel
             acc[i] = a;
         }
     }
+
+    // The map's parameter, or zero without touching memory when the map ignores it (m may alias y, and
+    // reloading just-stored y as a vector stalls on store forwarding).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<T> LoadM<TMap, T>(T* m) where TMap : struct, IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>
+        => TMap.UsesM ? Vector512.Load(m) : Vector512<T>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<T> LoadM256<TMap, T>(T* m) where TMap : struct, IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>
+        => TMap.UsesM ? Vector256.Load(m) : Vector256<T>.Zero;
 }
