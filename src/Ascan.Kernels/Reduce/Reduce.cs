@@ -18,6 +18,8 @@ public interface IReduceOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 /// <summary>A per-element map applied before reducing, given the element and its output position's parameter m.</summary>
 public interface IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>False when m is ignored: the drivers then never load it (a JIT-time constant).</summary>
+    static abstract bool UsesM { get; }
     static abstract T Map(T x, T m);
     static abstract Vector512<T> Map(Vector512<T> x, Vector512<T> m);
     static abstract Vector256<T> Map(Vector256<T> x, Vector256<T> m);
@@ -42,6 +44,7 @@ public readonly struct MaxReduce<T> : IReduceOp<T> where T : unmanaged, IFloatin
 
 public readonly struct IdentityMap<T> : IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    public static bool UsesM => false;
     public static T Map(T x, T m) => x;
     public static Vector512<T> Map(Vector512<T> x, Vector512<T> m) => x;
     public static Vector256<T> Map(Vector256<T> x, Vector256<T> m) => x;
@@ -50,6 +53,7 @@ public readonly struct IdentityMap<T> : IReduceMap<T> where T : unmanaged, IFloa
 /// <summary>(x − m)², for the second pass of the variance.</summary>
 public readonly struct SquaredDeviationMap<T> : IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    public static bool UsesM => true;
     public static T Map(T x, T m) { T d = x - m; return d * d; }
     public static Vector512<T> Map(Vector512<T> x, Vector512<T> m) { var d = x - m; return d * d; }
     public static Vector256<T> Map(Vector256<T> x, Vector256<T> m) { var d = x - m; return d * d; }
@@ -248,39 +252,101 @@ public static class ReduceKernel
             return;
         }
 
-        // Columns, vectorised along inner. Tiles of inner keep the working set in L1 while the rows stream past;
-        // rows are reduced in groups of Group into a stack tile first (a two-level cascade: float error grows
-        // with Group + rows/Group instead of rows), then each group's tile is combined into y in order.
-        const int Tile = 1024, Group = 256;
+        // Columns, vectorised along inner. Rows are reduced in groups of Group into a stack tile first (a
+        // two-level cascade: float error grows with Group + rows/Group instead of rows), each group's tile then
+        // combined into y in order. Within a group, four vector columns stay in registers across all its rows.
+        const int Tile = 1024, Group = 64;
         T* acc = stackalloc T[Tile];
         for (int t0 = 0; t0 < inner; t0 += Tile)
         {
             int tn = Math.Min(Tile, inner - t0);
+            T* yt = y + t0;
             for (int g0 = 0; g0 < rows; g0 += Group)
             {
-                int g1 = Math.Min(rows, g0 + Group);
-                T* x0 = x + (long)g0 * inner + t0, mt = m + t0;
-                for (int i = 0; i < tn; i++) acc[i] = TMap.Map(x0[i], mt[i]);
-                for (int k = g0 + 1; k < g1; k++) CombineRow<TOp, TMap, T>(acc, x + (long)k * inner + t0, mt, tn);
-                T* yt = y + t0;
+                GroupColumns<TOp, TMap, T>(acc, x + (long)g0 * inner + t0, m + t0, Math.Min(Group, rows - g0), inner, tn);
                 if (g0 == 0) for (int i = 0; i < tn; i++) yt[i] = acc[i];
                 else for (int i = 0; i < tn; i++) yt[i] = TOp.Combine(yt[i], acc[i]);
             }
         }
     }
 
-    /// <summary>acc[i] = op(acc[i], map(x[i], m[i])) for i &lt; n.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void CombineRow<TOp, TMap, T>(T* acc, T* x, T* m, int n)
+    /// <summary>acc[i] = op over k &lt; rows of map(x[k·stride + i], m[i]) for i &lt; n, in k order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // too large to inline: optimised from the first call
+    private static unsafe void GroupColumns<TOp, TMap, T>(T* acc, T* x, T* m, int rows, long stride, int n)
         where TOp : struct, IReduceOp<T> where TMap : struct, IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
-            for (int w = Vector512<T>.Count; i <= n - w; i += w)
-                TOp.Combine(Vector512.Load(acc + i), TMap.Map(Vector512.Load(x + i), Vector512.Load(m + i))).Store(acc + i);
+        {
+            int w = Vector512<T>.Count;
+            for (; i <= n - 4 * w; i += 4 * w)
+            {
+                T* p = x + i;
+                Vector512<T> m0 = LoadM<TMap, T>(m + i), m1 = LoadM<TMap, T>(m + i + w), m2 = LoadM<TMap, T>(m + i + 2 * w), m3 = LoadM<TMap, T>(m + i + 3 * w);
+                Vector512<T> a0 = TMap.Map(Vector512.Load(p), m0), a1 = TMap.Map(Vector512.Load(p + w), m1),
+                    a2 = TMap.Map(Vector512.Load(p + 2 * w), m2), a3 = TMap.Map(Vector512.Load(p + 3 * w), m3);
+                for (int k = 1; k < rows; k++)
+                {
+                    p += stride;
+                    a0 = TOp.Combine(a0, TMap.Map(Vector512.Load(p), m0));
+                    a1 = TOp.Combine(a1, TMap.Map(Vector512.Load(p + w), m1));
+                    a2 = TOp.Combine(a2, TMap.Map(Vector512.Load(p + 2 * w), m2));
+                    a3 = TOp.Combine(a3, TMap.Map(Vector512.Load(p + 3 * w), m3));
+                }
+                a0.Store(acc + i); a1.Store(acc + i + w); a2.Store(acc + i + 2 * w); a3.Store(acc + i + 3 * w);
+            }
+            for (; i <= n - w; i += w)
+            {
+                T* p = x + i;
+                var m0 = LoadM<TMap, T>(m + i);
+                var a0 = TMap.Map(Vector512.Load(p), m0);
+                for (int k = 1; k < rows; k++) { p += stride; a0 = TOp.Combine(a0, TMap.Map(Vector512.Load(p), m0)); }
+                a0.Store(acc + i);
+            }
+        }
         else if (Vector256.IsHardwareAccelerated)
-            for (int w = Vector256<T>.Count; i <= n - w; i += w)
-                TOp.Combine(Vector256.Load(acc + i), TMap.Map(Vector256.Load(x + i), Vector256.Load(m + i))).Store(acc + i);
-        for (; i < n; i++) acc[i] = TOp.Combine(acc[i], TMap.Map(x[i], m[i]));
+        {
+            int w = Vector256<T>.Count;
+            for (; i <= n - 4 * w; i += 4 * w)
+            {
+                T* p = x + i;
+                Vector256<T> m0 = LoadM256<TMap, T>(m + i), m1 = LoadM256<TMap, T>(m + i + w), m2 = LoadM256<TMap, T>(m + i + 2 * w), m3 = LoadM256<TMap, T>(m + i + 3 * w);
+                Vector256<T> a0 = TMap.Map(Vector256.Load(p), m0), a1 = TMap.Map(Vector256.Load(p + w), m1),
+                    a2 = TMap.Map(Vector256.Load(p + 2 * w), m2), a3 = TMap.Map(Vector256.Load(p + 3 * w), m3);
+                for (int k = 1; k < rows; k++)
+                {
+                    p += stride;
+                    a0 = TOp.Combine(a0, TMap.Map(Vector256.Load(p), m0));
+                    a1 = TOp.Combine(a1, TMap.Map(Vector256.Load(p + w), m1));
+                    a2 = TOp.Combine(a2, TMap.Map(Vector256.Load(p + 2 * w), m2));
+                    a3 = TOp.Combine(a3, TMap.Map(Vector256.Load(p + 3 * w), m3));
+                }
+                a0.Store(acc + i); a1.Store(acc + i + w); a2.Store(acc + i + 2 * w); a3.Store(acc + i + 3 * w);
+            }
+            for (; i <= n - w; i += w)
+            {
+                T* p = x + i;
+                var m0 = LoadM256<TMap, T>(m + i);
+                var a0 = TMap.Map(Vector256.Load(p), m0);
+                for (int k = 1; k < rows; k++) { p += stride; a0 = TOp.Combine(a0, TMap.Map(Vector256.Load(p), m0)); }
+                a0.Store(acc + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            T a = TMap.Map(x[i], m[i]);
+            for (int k = 1; k < rows; k++) a = TOp.Combine(a, TMap.Map(x[k * stride + i], m[i]));
+            acc[i] = a;
+        }
     }
+
+    // The map's parameter, or zero without touching memory when the map ignores it (m may alias y, and
+    // reloading just-stored y as a vector stalls on store forwarding).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<T> LoadM<TMap, T>(T* m) where TMap : struct, IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>
+        => TMap.UsesM ? Vector512.Load(m) : Vector512<T>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<T> LoadM256<TMap, T>(T* m) where TMap : struct, IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>
+        => TMap.UsesM ? Vector256.Load(m) : Vector256<T>.Zero;
 }
