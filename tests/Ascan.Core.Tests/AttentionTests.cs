@@ -74,4 +74,15 @@ public class AttentionTests
         using (Autograd.NoGrad()) Assert.Null(Ops.ScaledDotProductAttention(q, q, q).GradFn);
         Assert.Throws<ArgumentException>(() => Ops.ScaledDotProductAttention(q, q, q, Tensor.Zeros(DType.F64, 3, 2)));
     }
+
+    public static TheoryData<string> AttentionCases => new() { "self_b2_h2_t5_d8", "cross_t5_s66_d9", "mask_broadcast_grad", "mask_causal" };
+
+    [Theory]
+    [MemberData(nameof(AttentionCases))]
+    public void Attention_MatchesPyTorch_Fixture(string name)
+    {
+        foreach (var dtype in new[] { DType.F32, DType.F64 })
+            NormFixtureTests.Check("attention/" + name, dtype, (x, p) => Ops.ScaledDotProductAttention(x["q"], x["k"], x["v"], NormFixtureTests.Opt(x, "mask"),
+                p.TryGetProperty("scale", out var s) ? s.GetDouble() : null));
+    }
 }
