@@ -65,8 +65,8 @@ public static class AttentionKernel
                     for (int r = 0; r < br; r++)
                     {
                         var row = st.Slice(r * bc, bc);
-                        if (mask.IsEmpty) RowMath.ScaleShift(row, row, scale, T.Zero);
-                        else { RowMath.ScaleShift(row, row, scale, T.Zero); RowMath.Add(row, mask.Slice((i0 + r) * tk + j0, bc)); }
+                        RowMath.ScaleShift(row, row, scale, T.Zero);
+                        if (!mask.IsEmpty) RowMath.Add(row, mask.Slice((i0 + r) * tk + j0, bc));
                         T mOld = rowMax[r];
                         T mNew = T.Max(mOld, RowMath.Max<T>(row));
                         // A row masked entirely so far (max −∞) shifts by 0: its exps are 0 and nothing is rescaled.
@@ -163,8 +163,7 @@ public static class AttentionKernel
                     Gemm.Compute<T>(false, true, br, bc, hd, doi, hd, vj, hd, dpt, bc, accumulate: false);
                     for (int r = 0; r < br; r++)
                     {
-                        T di = d[i0 + r];
-                        for (int c = 0; c < bc; c++) dpt[r * bc + c] = pt[r * bc + c] * (dpt[r * bc + c] - di);
+                        RowMath.MulSub(dpt.Slice(r * bc, bc), pt.Slice(r * bc, bc), d[i0 + r]);
                         // The mask enters S additively, so dMask = dS (before the scale).
                         if (!dMask.IsEmpty) RowMath.Add(dMask.Slice((i0 + r) * tk + j0, bc), dpt.Slice(r * bc, bc));
                         RowMath.ScaleShift(dpt.Slice(r * bc, bc), dpt.Slice(r * bc, bc), scale, T.Zero);

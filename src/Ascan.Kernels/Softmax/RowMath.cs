@@ -116,6 +116,18 @@ internal static class RowMath
         for (; i < n; i++) Unsafe.Add(ref yr, i) += Unsafe.Add(ref ar, i) * s;
     }
 
+    /// <summary>y = p∘(y − d): the softmax backward of a row given dP in y and D = Σ p∘dP.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void MulSub<T>(Span<T> y, ReadOnlySpan<T> p, T d) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = y.Length, i = 0, w = Vector512<T>.Count;
+        ref T pr = ref MemoryMarshal.GetReference(p);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        var dv = Vector512.Create(d);
+        for (; i <= n - w; i += w) (Vector512.LoadUnsafe(ref pr, (nuint)i) * (Vector512.LoadUnsafe(ref yr, (nuint)i) - dv)).StoreUnsafe(ref yr, (nuint)i);
+        for (; i < n; i++) Unsafe.Add(ref yr, i) = Unsafe.Add(ref pr, i) * (Unsafe.Add(ref yr, i) - d);
+    }
+
     /// <summary>y += a.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Add<T>(Span<T> y, ReadOnlySpan<T> a) where T : unmanaged, IFloatingPointIeee754<T>
