@@ -2,6 +2,7 @@
 // Shapes: q, o, dq (BH, Tq, HD); k, v, dk, dv (BH, Tk, HD); lse (BH, Tq); mask (Bm, NHm, Tq, Tk) with Bm ∈ {1, B}, NHm ∈ {1, NH}.
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace Ascan.Kernels;
 
@@ -32,11 +33,78 @@ public static class AttentionKernel
             var op = new Pinned<T>(po, o.Length); var lp = new Pinned<T>(pl, lse.Length);
             var qp = new Pinned<T>(pq, q.Length); var kp = new Pinned<T>(pk, k.Length); var vp = new Pinned<T>(pv, v.Length);
             var mp = new Pinned<T>(pm, mask.Length);
-            Action<int> body = i => ForwardSlice(op.Slice(i * tq * hd, tq * hd), lp.Slice(i * tq, tq),
+            Action<int> body = typeof(T) == typeof(float)
+                ? i => ForwardSliceFloat(MemoryMarshal.Cast<T, float>(op.Slice(i * tq * hd, tq * hd)), MemoryMarshal.Cast<T, float>(lp.Slice(i * tq, tq)),
+                    MemoryMarshal.Cast<T, float>(qp.Slice(i * tq * hd, tq * hd)), MemoryMarshal.Cast<T, float>(kp.Slice(i * tk * hd, tk * hd)),
+                    MemoryMarshal.Cast<T, float>(vp.Slice(i * tk * hd, tk * hd)),
+                    mp.IsEmpty ? default : MemoryMarshal.Cast<T, float>(mp.Slice(maskLayout.Offset(i), tq * tk)), tq, tk, hd, float.CreateTruncating(scale))
+                : i => ForwardSlice(op.Slice(i * tq * hd, tq * hd), lp.Slice(i * tq, tq),
                 qp.Slice(i * tq * hd, tq * hd), kp.Slice(i * tk * hd, tk * hd), vp.Slice(i * tk * hd, tk * hd),
                 mp.IsEmpty ? default : mp.Slice(maskLayout.Offset(i), tq * tk), tq, tk, hd, scale);
             if ((long)bh * tq * tk * hd < 1 << 14) for (int i = 0; i < bh; i++) body(i);
             else KernelPool.Run(bh, body);
+        }
+    }
+
+    /// <summary>
+    /// The float forward of one (batch, head) slice on register-tiled products (<see cref="AttentionTiles"/>):
+    /// the same streaming softmax as <see cref="ForwardSlice{T}"/>, with scale folded into the padded Kᵀ.
+    /// </summary>
+    private static unsafe void ForwardSliceFloat(Span<float> o, Span<float> lse, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+        ReadOnlySpan<float> mask, int tq, int tk, int hd, float scale)
+    {
+        int tkp = (tk + TileK - 1) / TileK * TileK, hdp = (hd + AttentionTiles.W - 1) / AttentionTiles.W * AttentionTiles.W;
+        var pool = ArrayPool<float>.Shared;
+        var kt = pool.Rent(hd * tkp + AttentionTiles.W); var vpad = pool.Rent(tk * hdp + AttentionTiles.W);
+        var s = pool.Rent(TileQ * TileK); var acc = pool.Rent(TileQ * hdp);
+        var rowMax = pool.Rent(TileQ); var rowSum = pool.Rent(TileQ);
+        try
+        {
+            // scale·Kᵀ (hd, tkp) and V (tk, hdp), zero-padded so the tile loops load whole vectors.
+            kt.AsSpan(0, hd * tkp).Clear();
+            for (int j = 0; j < tk; j++)
+                for (int d = 0; d < hd; d++) kt[d * tkp + j] = k[j * hd + d] * scale;
+            vpad.AsSpan(0, tk * hdp).Clear();
+            for (int j = 0; j < tk; j++) v.Slice(j * hd, hd).CopyTo(vpad.AsSpan(j * hdp, hd));
+            fixed (float* pkt = kt) fixed (float* pv = vpad) fixed (float* ps = s) fixed (float* pacc = acc) fixed (float* pq = q)
+            {
+                for (int i0 = 0; i0 < tq; i0 += TileQ)
+                {
+                    int br = Math.Min(TileQ, tq - i0);
+                    acc.AsSpan(0, br * hdp).Clear();
+                    rowMax.AsSpan(0, br).Fill(float.NegativeInfinity);
+                    rowSum.AsSpan(0, br).Clear();
+                    for (int j0 = 0; j0 < tk; j0 += TileK)
+                    {
+                        int bc = Math.Min(TileK, tk - j0);
+                        // S = Q_i·(scale·K_jᵀ) (br, 64; the first bc columns are real)
+                        AttentionTiles.Scores(ps, pq + i0 * hd, pkt + j0, tkp, br, hd);
+                        for (int r = 0; r < br; r++)
+                        {
+                            var row = s.AsSpan(r * TileK, bc);
+                            if (!mask.IsEmpty) RowMath.Add(row, mask.Slice((i0 + r) * tk + j0, bc));
+                            float mOld = rowMax[r];
+                            float mNew = MathF.Max(mOld, RowMath.Max<float>(row));
+                            float shift = float.IsNegativeInfinity(mNew) ? 0f : mNew;
+                            float alpha = MathF.Exp(mOld - shift);
+                            rowSum[r] = rowSum[r] * alpha + RowMath.ExpSub<float>(row, row, shift);
+                            rowMax[r] = mNew;
+                            if (alpha != 1f) RowMath.ScaleShift(acc.AsSpan(r * hdp, hdp), acc.AsSpan(r * hdp, hdp), alpha, 0f);
+                        }
+                        // O_i += P·V_j
+                        AttentionTiles.AccumulatePv(pacc, ps, pv + j0 * hdp, br, bc, hdp);
+                    }
+                    for (int r = 0; r < br; r++)
+                    {
+                        RowMath.ScaleShift(o.Slice((i0 + r) * hd, hd), acc.AsSpan(r * hdp, hd), 1f / rowSum[r], 0f);
+                        lse[i0 + r] = rowMax[r] + MathF.Log(rowSum[r]);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            pool.Return(kt); pool.Return(vpad); pool.Return(s); pool.Return(acc); pool.Return(rowMax); pool.Return(rowSum);
         }
     }
 
