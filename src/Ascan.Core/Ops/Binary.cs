@@ -136,5 +136,5 @@ public sealed partial class Tensor
     public static Tensor operator *(double s, Tensor a) => Ops.Mul(a, s);
     public static Tensor operator /(Tensor a, double s) => Ops.Div(a, s);
     public static Tensor operator /(double s, Tensor a) => Ops.Div(s, a);
-    public static Tensor operator -(Tensor a) => Ops.Mul(a, -1.0);
+    public static Tensor operator -(Tensor a) => Ops.Neg(a);
 }
