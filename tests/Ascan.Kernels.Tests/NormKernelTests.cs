@@ -141,4 +141,34 @@ public class NormKernelTests
         CheckGroupNorm<float>(3, 64, 256, 32, affine: true);
         CheckGroupNorm<double>(4, 33, 96, 8, affine: true);
     }
+
+    [Fact]
+    public void Norms_BitIdentical_AcrossThreadCounts()
+    {
+        // Reductions (dw/db partials, BatchNorm statistics) are split by size, never by thread count.
+        float[] Run(int threads)
+        {
+            int saved = KernelPool.Threads;
+            KernelPool.Threads = threads;
+            try
+            {
+                var rng = new Random(3);
+                int rows = 400, n = 257, m = 900, c = 48;
+                var x = NormTestUtil.Random<float>(rng, rows * n, 2, 0.5); var w = NormTestUtil.Random<float>(rng, n, 1, 1); var dy = NormTestUtil.Random<float>(rng, rows * n);
+                var mean = new float[rows]; var rstd = new float[rows]; var y = new float[rows * n];
+                var dx = new float[rows * n]; var dw = new float[n]; var db = new float[n];
+                LayerNormKernel.Forward<float>(y, mean, rstd, x, w, default, rows, n, 1e-5);
+                LayerNormKernel.Backward<float>(dx, dw, db, dy, x, w, mean, rstd, rows, n);
+                var bx = NormTestUtil.Random<float>(rng, m * c, 2, 0.5); var bm = new float[c]; var bv = new float[c];
+                BatchNormKernel.Statistics<float>(bm, bv, bx, m, c);
+                var gx = NormTestUtil.Random<float>(rng, 4 * 100 * c); var gy = new float[gx.Length]; var gm = new float[16]; var gr = new float[16];
+                var gdx = new float[gx.Length]; var gdw = new float[c]; var gdb = new float[c];
+                GroupNormKernel.Forward<float>(gy, gm, gr, gx, default, default, 4, 100, c, 4, 1e-5);
+                GroupNormKernel.Backward<float>(gdx, gdw, gdb, gx, gx, default, gm, gr, 4, 100, c, 4);
+                return [.. y, .. dx, .. dw, .. db, .. bm, .. bv, .. gy, .. gdx, .. gdw, .. gdb];
+            }
+            finally { KernelPool.Threads = saved; }
+        }
+        Assert.Equal(Run(1), Run(Environment.ProcessorCount));
+    }
 }

@@ -65,4 +65,25 @@ public class SoftmaxKernelTests
         Assert.Equal(0, y[1]); Assert.Equal(0, y[3]);
         Assert.Equal(1 / (1 + Math.E), y[0], 12);
     }
+
+    [Fact]
+    public void Exp_Accurate_FloatSweepAndEdges()
+    {
+        // A sweep over the whole useful range (every lane position), then the edges: underflow to exactly 0, −∞, NaN.
+        var x = Enumerable.Range(0, 20001).Select(i => -87f + i * (175f / 20000)).ToArray();
+        var y = new float[x.Length];
+        SoftmaxKernel.Exp<float>(y, x);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double e = Math.Exp(x[i]);
+            Assert.True(Math.Abs(y[i] - e) <= 3e-7 * e, $"exp({x[i]:G9}) = {y[i]:G9}, expected {e:G9}");
+        }
+        var edge = new float[] { float.NegativeInfinity, -100, -87.31f, 0, float.NaN, 1, -1, 0.5f, -0.5f, 10, -10, 20, -20, 30, -30, 40, float.NegativeInfinity };
+        var ey = new float[edge.Length];
+        SoftmaxKernel.Exp<float>(ey, edge);
+        Assert.Equal(0f, ey[0]); Assert.Equal(0f, ey[1]); Assert.Equal(0f, ey[2]); Assert.Equal(1f, ey[3]);
+        Assert.True(float.IsNaN(ey[4]));
+        Assert.Equal(0f, ey[16]);
+        Assert.Equal(Math.E, ey[5], 6);
+    }
 }

@@ -12,6 +12,8 @@ public static partial class Ops
     /// The Tq×Tk score matrix is never stored: the forward streams key tiles with an online softmax and
     /// keeps only the per-row log-sum-exp; the backward recomputes probabilities from it.
     /// A mask that requires a gradient gets one (dMask = dScores, summed over its broadcast dims).
+    /// ASSUMPTION: only additive float masks (use −∞ to block; PyTorch's boolean masks become 0/−∞ first),
+    /// and v has the head dim of q and k. A query row whose keys are all −∞ gives NaN, as the explicit formula does.
     /// Shapes: q (B, NH, Tq, HD); k, v (B, NH, Tk, HD); mask broadcastable to (B, NH, Tq, Tk) or null;
     /// result (B, NH, Tq, HD).
     /// </summary>

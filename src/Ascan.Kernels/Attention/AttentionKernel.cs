@@ -2,6 +2,7 @@
 // Shapes: q, o, dq (BH, Tq, HD); k, v, dk, dv (BH, Tk, HD); lse (BH, Tq); mask (Bm, NHm, Tq, Tk) with Bm ∈ {1, B}, NHm ∈ {1, NH}.
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace Ascan.Kernels;
 
@@ -32,11 +33,78 @@ public static class AttentionKernel
             var op = new Pinned<T>(po, o.Length); var lp = new Pinned<T>(pl, lse.Length);
             var qp = new Pinned<T>(pq, q.Length); var kp = new Pinned<T>(pk, k.Length); var vp = new Pinned<T>(pv, v.Length);
             var mp = new Pinned<T>(pm, mask.Length);
-            Action<int> body = i => ForwardSlice(op.Slice(i * tq * hd, tq * hd), lp.Slice(i * tq, tq),
+            Action<int> body = typeof(T) == typeof(float)
+                ? i => ForwardSliceFloat(MemoryMarshal.Cast<T, float>(op.Slice(i * tq * hd, tq * hd)), MemoryMarshal.Cast<T, float>(lp.Slice(i * tq, tq)),
+                    MemoryMarshal.Cast<T, float>(qp.Slice(i * tq * hd, tq * hd)), MemoryMarshal.Cast<T, float>(kp.Slice(i * tk * hd, tk * hd)),
+                    MemoryMarshal.Cast<T, float>(vp.Slice(i * tk * hd, tk * hd)),
+                    mp.IsEmpty ? default : MemoryMarshal.Cast<T, float>(mp.Slice(maskLayout.Offset(i), tq * tk)), tq, tk, hd, float.CreateTruncating(scale))
+                : i => ForwardSlice(op.Slice(i * tq * hd, tq * hd), lp.Slice(i * tq, tq),
                 qp.Slice(i * tq * hd, tq * hd), kp.Slice(i * tk * hd, tk * hd), vp.Slice(i * tk * hd, tk * hd),
                 mp.IsEmpty ? default : mp.Slice(maskLayout.Offset(i), tq * tk), tq, tk, hd, scale);
             if ((long)bh * tq * tk * hd < 1 << 14) for (int i = 0; i < bh; i++) body(i);
             else KernelPool.Run(bh, body);
+        }
+    }
+
+    /// <summary>
+    /// The float forward of one (batch, head) slice on register-tiled products (<see cref="AttentionTiles"/>):
+    /// the same streaming softmax as <see cref="ForwardSlice{T}"/>, with scale folded into the padded Kᵀ.
+    /// </summary>
+    private static unsafe void ForwardSliceFloat(Span<float> o, Span<float> lse, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
+        ReadOnlySpan<float> mask, int tq, int tk, int hd, float scale)
+    {
+        int tkp = (tk + TileK - 1) / TileK * TileK, hdp = (hd + AttentionTiles.W - 1) / AttentionTiles.W * AttentionTiles.W;
+        var pool = ArrayPool<float>.Shared;
+        var kt = pool.Rent(hd * tkp + AttentionTiles.W); var vpad = pool.Rent(tk * hdp + AttentionTiles.W);
+        var s = pool.Rent(TileQ * TileK); var acc = pool.Rent(TileQ * hdp);
+        var rowMax = pool.Rent(TileQ); var rowSum = pool.Rent(TileQ);
+        try
+        {
+            // scale·Kᵀ (hd, tkp) and V (tk, hdp), zero-padded so the tile loops load whole vectors.
+            kt.AsSpan(0, hd * tkp).Clear();
+            for (int j = 0; j < tk; j++)
+                for (int d = 0; d < hd; d++) kt[d * tkp + j] = k[j * hd + d] * scale;
+            vpad.AsSpan(0, tk * hdp).Clear();
+            for (int j = 0; j < tk; j++) v.Slice(j * hd, hd).CopyTo(vpad.AsSpan(j * hdp, hd));
+            fixed (float* pkt = kt) fixed (float* pv = vpad) fixed (float* ps = s) fixed (float* pacc = acc) fixed (float* pq = q)
+            {
+                for (int i0 = 0; i0 < tq; i0 += TileQ)
+                {
+                    int br = Math.Min(TileQ, tq - i0);
+                    acc.AsSpan(0, br * hdp).Clear();
+                    rowMax.AsSpan(0, br).Fill(float.NegativeInfinity);
+                    rowSum.AsSpan(0, br).Clear();
+                    for (int j0 = 0; j0 < tk; j0 += TileK)
+                    {
+                        int bc = Math.Min(TileK, tk - j0);
+                        // S = Q_i·(scale·K_jᵀ) (br, 64; the first bc columns are real)
+                        AttentionTiles.Scores(ps, pq + i0 * hd, pkt + j0, tkp, br, hd);
+                        for (int r = 0; r < br; r++)
+                        {
+                            var row = s.AsSpan(r * TileK, bc);
+                            if (!mask.IsEmpty) RowMath.Add(row, mask.Slice((i0 + r) * tk + j0, bc));
+                            float mOld = rowMax[r];
+                            float mNew = MathF.Max(mOld, RowMath.Max<float>(row));
+                            float shift = float.IsNegativeInfinity(mNew) ? 0f : mNew;
+                            float alpha = MathF.Exp(mOld - shift);
+                            rowSum[r] = rowSum[r] * alpha + RowMath.ExpSub<float>(row, row, shift);
+                            rowMax[r] = mNew;
+                            if (alpha != 1f) RowMath.ScaleShift(acc.AsSpan(r * hdp, hdp), acc.AsSpan(r * hdp, hdp), alpha, 0f);
+                        }
+                        // O_i += P·V_j
+                        AttentionTiles.AccumulatePv(pacc, ps, pv + j0 * hdp, br, bc, hdp);
+                    }
+                    for (int r = 0; r < br; r++)
+                    {
+                        RowMath.ScaleShift(o.Slice((i0 + r) * hd, hd), acc.AsSpan(r * hdp, hd), 1f / rowSum[r], 0f);
+                        lse[i0 + r] = rowMax[r] + MathF.Log(rowSum[r]);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            pool.Return(kt); pool.Return(vpad); pool.Return(s); pool.Return(acc); pool.Return(rowMax); pool.Return(rowSum);
         }
     }
 
@@ -65,8 +133,8 @@ public static class AttentionKernel
                     for (int r = 0; r < br; r++)
                     {
                         var row = st.Slice(r * bc, bc);
-                        if (mask.IsEmpty) RowMath.ScaleShift(row, row, scale, T.Zero);
-                        else { RowMath.ScaleShift(row, row, scale, T.Zero); RowMath.Add(row, mask.Slice((i0 + r) * tk + j0, bc)); }
+                        RowMath.ScaleShift(row, row, scale, T.Zero);
+                        if (!mask.IsEmpty) RowMath.Add(row, mask.Slice((i0 + r) * tk + j0, bc));
                         T mOld = rowMax[r];
                         T mNew = T.Max(mOld, RowMath.Max<T>(row));
                         // A row masked entirely so far (max −∞) shifts by 0: its exps are 0 and nothing is rescaled.
@@ -113,13 +181,124 @@ public static class AttentionKernel
             var qp = new Pinned<T>(pq, q.Length); var kp = new Pinned<T>(pk, k.Length); var vp = new Pinned<T>(pv, v.Length);
             var op = new Pinned<T>(po, o.Length); var lp = new Pinned<T>(pl, lse.Length); var mp = new Pinned<T>(pm, mask.Length);
             int qs = tq * hd, ks = tk * hd;
-            Action<int> body = i => BackwardSlice(
+            Action<int> body = typeof(T) == typeof(float)
+                ? i => BackwardSliceFloat(
+                    F(dqp.IsEmpty ? default : dqp.Slice(i * qs, qs)), F(dkp.IsEmpty ? default : dkp.Slice(i * ks, ks)),
+                    F(dvp.IsEmpty ? default : dvp.Slice(i * ks, ks)), F(dmp.IsEmpty ? default : dmp.Slice(i * tq * tk, tq * tk)),
+                    F(dop.Slice(i * qs, qs)), F(qp.Slice(i * qs, qs)), F(kp.Slice(i * ks, ks)), F(vp.Slice(i * ks, ks)), F(op.Slice(i * qs, qs)),
+                    F(lp.Slice(i * tq, tq)), F(mp.IsEmpty ? default : mp.Slice(maskLayout.Offset(i), tq * tk)), tq, tk, hd, float.CreateTruncating(scale))
+                : i => BackwardSlice(
                 dqp.IsEmpty ? default : dqp.Slice(i * qs, qs), dkp.IsEmpty ? default : dkp.Slice(i * ks, ks),
                 dvp.IsEmpty ? default : dvp.Slice(i * ks, ks), dmp.IsEmpty ? default : dmp.Slice(i * tq * tk, tq * tk),
                 dop.Slice(i * qs, qs), qp.Slice(i * qs, qs), kp.Slice(i * ks, ks), vp.Slice(i * ks, ks), op.Slice(i * qs, qs),
                 lp.Slice(i * tq, tq), mp.IsEmpty ? default : mp.Slice(maskLayout.Offset(i), tq * tk), tq, tk, hd, scale);
             if ((long)bh * tq * tk * hd < 1 << 14) for (int i = 0; i < bh; i++) body(i);
             else KernelPool.Run(bh, body);
+        }
+    }
+
+    private static Span<float> F<T>(Span<T> s) where T : unmanaged => MemoryMarshal.Cast<T, float>(s);
+
+    /// <summary>Rows of src (rows, width) into dst (rows, ld), zero-padded to ld; dst cleared first.</summary>
+    private static void Pad(Span<float> dst, ReadOnlySpan<float> src, int rows, int width, int ld)
+    {
+        dst.Slice(0, rows * ld).Clear();
+        for (int r = 0; r < rows; r++) src.Slice(r * width, width).CopyTo(dst.Slice(r * ld, width));
+    }
+
+    /// <summary>factor·srcᵀ: src (rows, width) into dst (width, ld), zero-padded to ld columns; dst cleared first.</summary>
+    private static void PadTransposed(Span<float> dst, ReadOnlySpan<float> src, int rows, int width, int ld, float factor)
+    {
+        dst.Slice(0, width * ld).Clear();
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < width; c++) dst[c * ld + r] = src[r * width + c] * factor;
+    }
+
+    /// <summary>The (br, bc) tile of src (row stride 64) transposed into dst (bc, br; row stride 64).</summary>
+    private static void TransposeTile(Span<float> dst, ReadOnlySpan<float> src, int br, int bc)
+    {
+        for (int r = 0; r < br; r++)
+            for (int c = 0; c < bc; c++) dst[c * TileK + r] = src[r * TileK + c];
+    }
+
+    /// <summary>
+    /// The float backward of one (batch, head) slice on the register-tiled products: the same recomputation
+    /// as <see cref="BackwardSlice{T}"/>, with every operand laid out once, padded, so that
+    /// S = Q·(scale·Kᵀ) and dP = dO·Vᵀ are <see cref="AttentionTiles.Scores"/>, and dQ += dS·K,
+    /// dV += Pᵀ·dO, dK += dSᵀ·Q are <see cref="AttentionTiles.AccumulatePv"/> (Pᵀ and dSᵀ transposed per tile).
+    /// </summary>
+    private static unsafe void BackwardSliceFloat(Span<float> dq, Span<float> dk, Span<float> dv, Span<float> dMask, ReadOnlySpan<float> dO,
+        ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, ReadOnlySpan<float> o, ReadOnlySpan<float> lse, ReadOnlySpan<float> mask,
+        int tq, int tk, int hd, float scale)
+    {
+        bool needS = !dq.IsEmpty || !dk.IsEmpty || !dMask.IsEmpty;
+        if (!needS && dv.IsEmpty) return;
+        int tkp = (tk + TileK - 1) / TileK * TileK, hdp = (hd + AttentionTiles.W - 1) / AttentionTiles.W * AttentionTiles.W;
+        var pool = ArrayPool<float>.Shared;
+        var kt = pool.Rent(hd * tkp); var vt = pool.Rent(hd * tkp); var kpad = pool.Rent(tk * hdp);
+        var qpad = pool.Rent(tq * hdp); var dopad = pool.Rent(tq * hdp);
+        var dqacc = pool.Rent(tq * hdp); var dkacc = pool.Rent(tk * hdp); var dvacc = pool.Rent(tk * hdp);
+        var p = pool.Rent(TileQ * TileK); var dp = pool.Rent(TileQ * TileK); var tr = pool.Rent(TileQ * TileK);
+        var d = pool.Rent(Math.Max(tq, 1));
+        try
+        {
+            PadTransposed(kt, k, tk, hd, tkp, scale);
+            PadTransposed(vt, v, tk, hd, tkp, 1f);
+            Pad(kpad, k, tk, hd, hdp); Pad(qpad, q, tq, hd, hdp); Pad(dopad, dO, tq, hd, hdp);
+            dqacc.AsSpan(0, tq * hdp).Clear(); dkacc.AsSpan(0, tk * hdp).Clear(); dvacc.AsSpan(0, tk * hdp).Clear();
+            for (int i = 0; i < tq; i++) d[i] = RowMath.Dot(dO.Slice(i * hd, hd), o.Slice(i * hd, hd));
+            fixed (float* pkt = kt) fixed (float* pvt = vt) fixed (float* pk = kpad) fixed (float* pq = qpad) fixed (float* pdo = dopad)
+            fixed (float* pdq = dqacc) fixed (float* pdk = dkacc) fixed (float* pdv = dvacc) fixed (float* pp = p) fixed (float* pdp = dp)
+            fixed (float* ptr = tr) fixed (float* pqRaw = q) fixed (float* pdoRaw = dO)
+            {
+                for (int j0 = 0; j0 < tk; j0 += TileK)
+                {
+                    int bc = Math.Min(TileK, tk - j0);
+                    for (int i0 = 0; i0 < tq; i0 += TileQ)
+                    {
+                        int br = Math.Min(TileQ, tq - i0);
+                        // P = exp(Q_i·(scale·K_jᵀ) + mask − lse)
+                        AttentionTiles.Scores(pp, pqRaw + i0 * hd, pkt + j0, tkp, br, hd);
+                        for (int r = 0; r < br; r++)
+                        {
+                            var row = p.AsSpan(r * TileK, bc);
+                            if (!mask.IsEmpty) RowMath.Add(row, mask.Slice((i0 + r) * tk + j0, bc));
+                            RowMath.ExpSub<float>(row, row, lse[i0 + r]);
+                        }
+                        // dV_j += Pᵀ·dO_i
+                        if (!dv.IsEmpty)
+                        {
+                            TransposeTile(tr, p, br, bc);
+                            AttentionTiles.AccumulatePv(pdv + j0 * hdp, ptr, pdo + i0 * hdp, bc, br, hdp);
+                        }
+                        if (!needS) continue;
+                        // dP = dO_i·V_jᵀ, then dS = P∘(dP − D); dMask takes dS, dQ and dK take scale·dS.
+                        AttentionTiles.Scores(pdp, pdoRaw + i0 * hd, pvt + j0, tkp, br, hd);
+                        for (int r = 0; r < br; r++)
+                        {
+                            var dsRow = dp.AsSpan(r * TileK, bc);
+                            RowMath.MulSub(dsRow, p.AsSpan(r * TileK, bc), d[i0 + r]);
+                            if (!dMask.IsEmpty) RowMath.Add(dMask.Slice((i0 + r) * tk + j0, bc), dsRow);
+                            RowMath.ScaleShift(dsRow, dsRow, scale, 0f);
+                        }
+                        // dQ_i += dS·K_j;  dK_j += dSᵀ·Q_i
+                        if (!dq.IsEmpty) AttentionTiles.AccumulatePv(pdq + i0 * hdp, pdp, pk + j0 * hdp, br, bc, hdp);
+                        if (!dk.IsEmpty)
+                        {
+                            TransposeTile(tr, dp, br, bc);
+                            AttentionTiles.AccumulatePv(pdk + j0 * hdp, ptr, pq + i0 * hdp, bc, br, hdp);
+                        }
+                    }
+                }
+            }
+            if (!dq.IsEmpty) for (int i = 0; i < tq; i++) RowMath.Add(dq.Slice(i * hd, hd), dqacc.AsSpan(i * hdp, hd));
+            if (!dk.IsEmpty) for (int j = 0; j < tk; j++) RowMath.Add(dk.Slice(j * hd, hd), dkacc.AsSpan(j * hdp, hd));
+            if (!dv.IsEmpty) for (int j = 0; j < tk; j++) RowMath.Add(dv.Slice(j * hd, hd), dvacc.AsSpan(j * hdp, hd));
+        }
+        finally
+        {
+            pool.Return(kt); pool.Return(vt); pool.Return(kpad); pool.Return(qpad); pool.Return(dopad);
+            pool.Return(dqacc); pool.Return(dkacc); pool.Return(dvacc); pool.Return(p); pool.Return(dp); pool.Return(tr); pool.Return(d);
         }
     }
 
@@ -163,8 +342,7 @@ public static class AttentionKernel
                     Gemm.Compute<T>(false, true, br, bc, hd, doi, hd, vj, hd, dpt, bc, accumulate: false);
                     for (int r = 0; r < br; r++)
                     {
-                        T di = d[i0 + r];
-                        for (int c = 0; c < bc; c++) dpt[r * bc + c] = pt[r * bc + c] * (dpt[r * bc + c] - di);
+                        RowMath.MulSub(dpt.Slice(r * bc, bc), pt.Slice(r * bc, bc), d[i0 + r]);
                         // The mask enters S additively, so dMask = dS (before the scale).
                         if (!dMask.IsEmpty) RowMath.Add(dMask.Slice((i0 + r) * tk + j0, bc), dpt.Slice(r * bc, bc));
                         RowMath.ScaleShift(dpt.Slice(r * bc, bc), dpt.Slice(r * bc, bc), scale, T.Zero);

@@ -16,8 +16,35 @@ internal static class RowMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Exp<T>(Vector512<T> v) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) return Vector512.Exp(v.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(float)) return ExpFloat(v.As<T, float>()).As<float, T>();
         return Vector512.Exp(v.As<T, double>()).As<double, T>();
+    }
+
+    /// <summary>
+    /// e^x for float lanes, ≈ 2 ulp: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for an exact
+    /// product), e^r by its degree-7 Taylor polynomial (truncation &lt; 1e-8 relative), then 2^n built in
+    /// the exponent bits. Below −87.3 the result is 0 exactly (so −∞ masks give 0 weights), NaN stays NaN.
+    /// Several times faster than the BCL's Vector512.Exp(float), which matters for T² exps in attention.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ExpFloat(Vector512<float> x)
+    {
+        var xc = Vector512.Min(Vector512.Max(x, Vector512.Create(-87.3f)), Vector512.Create(88.0f));
+        var n = Vector512.Round(xc * Vector512.Create(1.44269504f));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693145752f), xc);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-1.42860677e-6f), r);
+        var p = Vector512.Create(1.98412698e-4f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.38888889e-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.33333333e-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.16666667e-2f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.66666667e-1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        var scale = (Vector512.ConvertToInt32(n) + Vector512.Create(127) << 23).AsSingle();
+        var y = p * scale;
+        y = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(-87.3f)), Vector512<float>.Zero, y);
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), y, x);
     }
 
     /// <summary>a·b + c lane-wise with one rounding.</summary>
@@ -114,6 +141,18 @@ internal static class RowMath
         var sv = Vector512.Create(s);
         for (; i <= n - w; i += w) RowMath.Fma(Vector512.LoadUnsafe(ref ar, (nuint)i), sv, Vector512.LoadUnsafe(ref yr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
         for (; i < n; i++) Unsafe.Add(ref yr, i) += Unsafe.Add(ref ar, i) * s;
+    }
+
+    /// <summary>y = p∘(y − d): the softmax backward of a row given dP in y and D = Σ p∘dP.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void MulSub<T>(Span<T> y, ReadOnlySpan<T> p, T d) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = y.Length, i = 0, w = Vector512<T>.Count;
+        ref T pr = ref MemoryMarshal.GetReference(p);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        var dv = Vector512.Create(d);
+        for (; i <= n - w; i += w) (Vector512.LoadUnsafe(ref pr, (nuint)i) * (Vector512.LoadUnsafe(ref yr, (nuint)i) - dv)).StoreUnsafe(ref yr, (nuint)i);
+        for (; i < n; i++) Unsafe.Add(ref yr, i) = Unsafe.Add(ref pr, i) * (Unsafe.Add(ref yr, i) - d);
     }
 
     /// <summary>y += a.</summary>

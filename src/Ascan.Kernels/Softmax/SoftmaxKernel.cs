@@ -52,6 +52,9 @@ public static class SoftmaxKernel
         }
     }
 
+    /// <summary>y = e^x element-wise with the same vector exp the softmax rows use; returns Σ y. Shapes: y, x (n).</summary>
+    public static T Exp<T>(Span<T> y, ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> => RowMath.ExpSub(y, x, T.Zero);
+
     /// <summary>Calls body(r0, r1) over row ranges: one range below the threshold, else a fixed split by size.</summary>
     internal static void RunRows(int rows, int n, Action<int, int> body)
     {
