@@ -26,6 +26,7 @@ public static partial class Ops
             throw new ArgumentException($"ScaledDotProductAttention: k and v must be (B, NH, Tk, HD) = ({b}, {nh}, Tk, {hd}), got {ShapeUtil.Format(k.Shape)} and {ShapeUtil.Format(v.Shape)}.");
         CheckSameDType(q, k, "ScaledDotProductAttention"); CheckSameDType(q, v, "ScaledDotProductAttention");
         double s = scale ?? 1.0 / Math.Sqrt(hd);
+        MacCounter.Add(2L * b * nh * tq * tk * hd); // q·kᵀ and p·v
 
         Tensor? maskC = null;
         var layout = new MaskLayout(Math.Max(nh, 1), 0, 0);

@@ -16,6 +16,7 @@ public static partial class Ops
     {
         CheckSameDType(x, weight, "Conv2d");
         var g = ConvGeometry(x, weight, bias, stride, padding, dilation, groups);
+        MacCounter.Add((long)g.B * g.OH * g.OW * g.O * (g.C / g.Groups) * g.KH * g.KW);
         var xc = x.Contiguous(); var wc = weight.Contiguous(); var bc = bias?.Contiguous();
         var y = Tensor.Empty(new[] { g.B, g.OH, g.OW, g.O }, x.DType, zero: true);
         if (x.DType == DType.F32) NaiveConv.Forward(y.Span<float>(), xc.Span<float>(), wc.Span<float>(), bc == null ? default : bc.Span<float>(), g);

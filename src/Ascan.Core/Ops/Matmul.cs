@@ -30,6 +30,7 @@ public static partial class Ops
             throw new ArgumentException($"Matmul: inner dimensions differ: {ShapeUtil.Format(a.Shape)} · {ShapeUtil.Format(b.Shape)}.");
         var batch = ShapeUtil.Broadcast(a.Shape[..^2], b.Shape[..^2]);
         var yShape = batch.Concat(new[] { m, n }).ToArray();
+        MacCounter.Add((long)ShapeUtil.Numel(batch) * m * n * k);
         var y = Tensor.Empty(yShape, a.DType, zero: false);
         var ac = a.Contiguous(); var bc = b.Contiguous();
         if (a.DType == DType.F32) BatchedGemm<float>(y, ac, false, bc, false, batch, m, n, k, accumulate: false);
@@ -125,6 +126,7 @@ public static partial class Ops
             throw new ArgumentException($"Linear: bias shape {ShapeUtil.Format(bias.Shape)}, expected [{outF}].");
         var xc = x.Contiguous(); var wc = weight.Contiguous(); var bc = bias?.Contiguous();
         int rows = x.Numel / inF;
+        MacCounter.Add((long)rows * inF * outF);
         var yShape = x.ShapeArray(); yShape[^1] = outF;
         var y = Tensor.Empty(yShape, x.DType, zero: false);
         if (x.DType == DType.F32) LinearForward<float>(y, xc, wc, bc, rows, inF, outF);
