@@ -1,0 +1,58 @@
+// The training progress line: loss, accuracy, images/s, learning rate and ETA, refreshed in place on a terminal.
+using System.Globalization;
+
+namespace Ascan.Training.Reporting;
+
+/// <summary>What one training step reports (epoch 0-based, batch 0-based within the epoch).</summary>
+public sealed record StepLog(int Epoch, int Epochs, int Batch, int BatchesPerEpoch, long Update, double Loss, double RunningLoss,
+    double RunningAccuracy, double Lr, double ImagesPerSecond, TimeSpan Eta);
+
+/// <summary>
+/// On a terminal one line is redrawn with '\r' after every step; otherwise (a log file, CI) a plain line is written
+/// every <c>interval</c> batches and at the end of each epoch, so logs stay readable.
+/// </summary>
+public sealed class ProgressBar(TextWriter writer, bool isTerminal, int interval = 50, int width = 24)
+{
+    private int _lastLength;
+
+    /// <summary>A bar on stderr, redrawn in place when stderr is a terminal.</summary>
+    public static ProgressBar ForStderr(int interval) => new(Console.Error, !Console.IsErrorRedirected, interval);
+
+    public void Report(StepLog s)
+    {
+        bool last = s.Batch + 1 == s.BatchesPerEpoch;
+        if (isTerminal)
+        {
+            string line = Format(s);
+            string pad = line.Length < _lastLength ? new string(' ', _lastLength - line.Length) : "";
+            writer.Write("\r" + line + pad);
+            _lastLength = line.Length;
+            if (last) { writer.WriteLine(); _lastLength = 0; }
+            writer.Flush();
+        }
+        else if ((s.Batch + 1) % interval == 0 || last)
+        {
+            writer.WriteLine(Format(s));
+            writer.Flush();
+        }
+    }
+
+    /// <summary>Ends an unfinished in-place line (before other output, e.g. an interrupt message).</summary>
+    public void Break()
+    {
+        if (isTerminal && _lastLength > 0) { writer.WriteLine(); _lastLength = 0; }
+    }
+
+    public string Format(StepLog s)
+    {
+        double frac = (double)(s.Batch + 1) / s.BatchesPerEpoch;
+        int filled = (int)Math.Round(frac * width);
+        var inv = CultureInfo.InvariantCulture;
+        return string.Create(inv,
+            $"epoch {s.Epoch + 1}/{s.Epochs} [{new string('#', filled)}{new string('.', width - filled)}] {s.Batch + 1}/{s.BatchesPerEpoch} " +
+            $"loss {s.RunningLoss:F4} acc {s.RunningAccuracy:F3} {s.ImagesPerSecond:F0} img/s lr {s.Lr:0.00e+0} ETA {FormatSpan(s.Eta)}");
+    }
+
+    public static string FormatSpan(TimeSpan t) =>
+        t.TotalHours >= 1 ? $"{(int)t.TotalHours}:{t.Minutes:00}:{t.Seconds:00}" : $"{t.Minutes:00}:{t.Seconds:00}";
+}

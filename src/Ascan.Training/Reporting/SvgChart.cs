@@ -1,0 +1,104 @@
+// Hand-written SVG line charts: the loss and accuracy curves of a run, side by side.
+using System.Globalization;
+using System.Text;
+
+namespace Ascan.Training.Reporting;
+
+/// <summary>A named polyline; NaN points are skipped (a metric the run did not compute).</summary>
+public sealed record Series(string Name, string Colour, IReadOnlyList<(double X, double Y)> Points);
+
+/// <summary>One chart panel. A fixed Y range (e.g. accuracy 0–1) or null to fit the data.</summary>
+public sealed record ChartPanel(string Title, string XLabel, IReadOnlyList<Series> Series, (double Min, double Max)? YRange = null);
+
+public static class SvgChart
+{
+    private const int PanelW = 420, PanelH = 300, Left = 56, Right = 16, Top = 34, Bottom = 44;
+
+    /// <summary>The panels side by side in one SVG document.</summary>
+    public static string Render(IReadOnlyList<ChartPanel> panels)
+    {
+        var sb = new StringBuilder();
+        int w = PanelW * panels.Count;
+        sb.Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{PanelH}\" viewBox=\"0 0 {w} {PanelH}\" font-family=\"sans-serif\" font-size=\"11\">\n");
+        sb.Append(CultureInfo.InvariantCulture, $"<rect width=\"{w}\" height=\"{PanelH}\" fill=\"white\"/>\n");
+        for (int i = 0; i < panels.Count; i++) RenderPanel(sb, panels[i], i * PanelW);
+        sb.Append("</svg>\n");
+        return sb.ToString();
+    }
+
+    private static void RenderPanel(StringBuilder sb, ChartPanel p, int x0)
+    {
+        var pts = p.Series.SelectMany(s => s.Points).Where(q => double.IsFinite(q.X) && double.IsFinite(q.Y)).ToList();
+        double xMin = pts.Count > 0 ? pts.Min(q => q.X) : 0, xMax = pts.Count > 0 ? pts.Max(q => q.X) : 1;
+        if (xMax <= xMin) { xMin -= 0.5; xMax += 0.5; }
+        double yMin, yMax;
+        if (p.YRange is { } r) (yMin, yMax) = r;
+        else
+        {
+            yMin = pts.Count > 0 ? Math.Min(0, pts.Min(q => q.Y)) : 0;
+            yMax = pts.Count > 0 ? pts.Max(q => q.Y) : 1;
+            if (yMax <= yMin) yMax = yMin + 1;
+            yMax += 0.05 * (yMax - yMin);
+        }
+        double plotW = PanelW - Left - Right, plotH = PanelH - Top - Bottom;
+        double Sx(double x) => x0 + Left + (x - xMin) / (xMax - xMin) * plotW;
+        double Sy(double y) => Top + (1 - (Math.Clamp(y, yMin, yMax) - yMin) / (yMax - yMin)) * plotH;
+        var inv = CultureInfo.InvariantCulture;
+
+        sb.Append(inv, $"<text x=\"{x0 + PanelW / 2}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{Escape(p.Title)}</text>\n");
+        sb.Append(inv, $"<rect x=\"{x0 + Left}\" y=\"{Top}\" width=\"{plotW}\" height=\"{plotH}\" fill=\"none\" stroke=\"#888\"/>\n");
+        for (int i = 0; i <= 5; i++)
+        {
+            double y = yMin + (yMax - yMin) * i / 5;
+            double py = Sy(y);
+            sb.Append(inv, $"<line x1=\"{x0 + Left}\" y1=\"{py:F1}\" x2=\"{x0 + Left + plotW}\" y2=\"{py:F1}\" stroke=\"#eee\"/>\n");
+            sb.Append(inv, $"<text x=\"{x0 + Left - 6}\" y=\"{py + 4:F1}\" text-anchor=\"end\">{Tick(y)}</text>\n");
+        }
+        foreach (double x in XTicks(xMin, xMax))
+            sb.Append(inv, $"<text x=\"{Sx(x):F1}\" y=\"{Top + plotH + 16}\" text-anchor=\"middle\">{Tick(x)}</text>\n");
+        sb.Append(inv, $"<text x=\"{x0 + Left + plotW / 2}\" y=\"{PanelH - 8}\" text-anchor=\"middle\">{Escape(p.XLabel)}</text>\n");
+
+        int legendY = Top + 14;
+        foreach (var s in p.Series)
+        {
+            var good = s.Points.Where(q => double.IsFinite(q.X) && double.IsFinite(q.Y)).ToList();
+            if (good.Count == 0) continue;
+            if (good.Count == 1)
+                sb.Append(inv, $"<circle cx=\"{Sx(good[0].X):F1}\" cy=\"{Sy(good[0].Y):F1}\" r=\"3\" fill=\"{s.Colour}\"/>\n");
+            else
+                sb.Append(inv, $"<polyline fill=\"none\" stroke=\"{s.Colour}\" stroke-width=\"2\" points=\"{string.Join(" ", good.Select(q => string.Create(inv, $"{Sx(q.X):F1},{Sy(q.Y):F1}")))}\"/>\n");
+            sb.Append(inv, $"<line x1=\"{x0 + Left + plotW - 110}\" y1=\"{legendY - 4}\" x2=\"{x0 + Left + plotW - 92}\" y2=\"{legendY - 4}\" stroke=\"{s.Colour}\" stroke-width=\"2\"/>\n");
+            sb.Append(inv, $"<text x=\"{x0 + Left + plotW - 88}\" y=\"{legendY}\">{Escape(s.Name)}</text>\n");
+            legendY += 14;
+        }
+    }
+
+    private static IEnumerable<double> XTicks(double min, double max)
+    {
+        double span = max - min;
+        double step = Math.Max(1, Math.Pow(10, Math.Floor(Math.Log10(span))));
+        if (span / step > 10) step *= 2;
+        if (span / step < 3 && step >= 2) step /= 2;
+        for (double x = Math.Ceiling(min / step) * step; x <= max + 1e-9; x += step) yield return x;
+    }
+
+    private static string Tick(double v) =>
+        Math.Abs(v) >= 100 || v == Math.Round(v) ? v.ToString("0.##", CultureInfo.InvariantCulture) : v.ToString("0.###", CultureInfo.InvariantCulture);
+
+    internal static string Escape(string s) => s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
+
+    /// <summary>The loss panel (train, val) and the accuracy panel (train, val top-1, EMA top-1) of a run's history.</summary>
+    public static string Curves(IReadOnlyList<EpochRecord> history)
+    {
+        List<(double, double)> Pick(Func<EpochRecord, double> f) => history.Select(r => ((double)r.Epoch, f(r))).ToList();
+        return Render([
+            new ChartPanel("Loss", "epoch", [
+                new Series("train", "#1f77b4", Pick(r => r.TrainLoss)),
+                new Series("val", "#d62728", Pick(r => r.ValLoss))]),
+            new ChartPanel("Accuracy", "epoch", [
+                new Series("train", "#1f77b4", Pick(r => r.TrainAcc)),
+                new Series("val top-1", "#d62728", Pick(r => r.ValTop1)),
+                new Series("EMA top-1", "#2ca02c", Pick(r => r.EmaTop1))], (0, 1)),
+        ]);
+    }
+}

@@ -1,0 +1,203 @@
+// Training checkpoints as one safetensors file: model, optimizer, EMA and pending gradients as tensors; position,
+// RNG states, config, class map, meters and history as metadata. Written atomically.
+using System.Globalization;
+using System.Text.Json;
+using Ascan.Core;
+using Ascan.Core.IO;
+using Ascan.Nn.Serialization;
+using Ascan.Training.Reporting;
+
+namespace Ascan.Training.Train;
+
+/// <summary>Where a run stands: the epoch in progress (0-based), the next batch of it, and optimizer updates done.</summary>
+public sealed record TrainPosition(int Epoch, int Batch, long Update);
+
+/// <summary>Running sums of the epoch in progress (so a resumed epoch reports what an uninterrupted one would).</summary>
+public sealed record EpochMeters
+{
+    public double LossSum { get; init; }
+    public long Correct { get; init; }
+    public long Samples { get; init; }
+    public double Seconds { get; init; }
+
+    public double Loss => Samples == 0 ? double.NaN : LossSum / Samples;
+    public double Accuracy => Samples == 0 ? double.NaN : (double)Correct / Samples;
+}
+
+/// <summary>Everything a checkpoint holds. Tensor dictionaries are keyed without their file prefix.</summary>
+public sealed class CheckpointData
+{
+    public required Dictionary<string, Tensor> Model { get; init; }
+    public Dictionary<string, Tensor> Optimizer { get; init; } = new();
+    public Dictionary<string, Tensor>? Ema { get; init; }
+    /// <summary>Gradients summed so far in an unfinished accumulation group (empty at group boundaries).</summary>
+    public Dictionary<string, Tensor> PendingGrads { get; init; } = new();
+    public required TrainPosition Position { get; init; }
+    public required TrainConfig Config { get; init; }
+    public IReadOnlyList<string> ClassNames { get; init; } = [];
+    /// <summary>Generator states by owner (module path of each Dropout/DropPath).</summary>
+    public Dictionary<string, ulong[]> RngStates { get; init; } = new();
+    public EpochMeters Meters { get; init; } = new();
+    public List<EpochRecord> History { get; init; } = new();
+    public double BestMetric { get; init; } = double.NegativeInfinity;
+    public int BestEpoch { get; init; } = -1;
+}
+
+public static class Checkpoint
+{
+    public const string Format = "ascan-train-checkpoint/1";
+    private const string ModelPrefix = "model.", OptimizerPrefix = "optimizer.", EmaPrefix = "ema.", GradPrefix = "grad.";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>Test hook: runs after the complete temporary file is written, before it replaces the target.</summary>
+    internal static Action<string>? BeforeCommit;
+
+    /// <summary>
+    /// Writes <paramref name="c"/> to <paramref name="path"/> atomically: the file is written under a temporary name in
+    /// the same folder and renamed over the target only when complete, so a failure leaves the previous file intact
+    /// and no partial file behind.
+    /// </summary>
+    public static void Save(string path, CheckpointData c)
+    {
+        var tensors = new Dictionary<string, Tensor>();
+        void Add(string prefix, Dictionary<string, Tensor>? d) { if (d != null) foreach (var (k, t) in d) tensors[prefix + k] = t; }
+        Add(ModelPrefix, c.Model); Add(OptimizerPrefix, c.Optimizer); Add(EmaPrefix, c.Ema); Add(GradPrefix, c.PendingGrads);
+        var meta = new Dictionary<string, string>
+        {
+            ["format"] = Format,
+            ["model_name"] = c.Config.Model,
+            ["position"] = JsonSerializer.Serialize(c.Position, Json),
+            ["config"] = c.Config.ToJson(),
+            ["classes"] = JsonSerializer.Serialize(c.ClassNames),
+            ["rng"] = JsonSerializer.Serialize(c.RngStates.ToDictionary(kv => kv.Key, kv => string.Join(",", kv.Value.Select(w => w.ToString("x16", CultureInfo.InvariantCulture))))),
+            ["meters"] = JsonSerializer.Serialize(c.Meters, Json),
+            ["history"] = JsonSerializer.Serialize(c.History, Json),
+            ["best"] = JsonSerializer.Serialize(new BestEntry(c.BestMetric, c.BestEpoch), Json),
+            ["has_ema"] = c.Ema != null ? "true" : "false",
+        };
+        string full = System.IO.Path.GetFullPath(path);
+        string temp = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(full)!, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.partial");
+        try
+        {
+            SafetensorsState.Save(temp, tensors, meta);
+            BeforeCommit?.Invoke(temp);
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(temp); } catch (IOException) { /* the original error matters more */ }
+            throw;
+        }
+    }
+
+    /// <summary>Copies a finished checkpoint to another name, atomically (used for best.safetensors).</summary>
+    public static void CopyAtomic(string from, string to)
+    {
+        string full = System.IO.Path.GetFullPath(to);
+        string temp = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(full)!, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.partial");
+        try
+        {
+            File.Copy(from, temp);
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(temp); } catch (IOException) { /* keep the original error */ }
+            throw;
+        }
+    }
+
+    private sealed record BestEntry(double Metric, int Epoch);
+
+    /// <summary>True when <paramref name="path"/> is a training checkpoint (not a plain model state dict).</summary>
+    public static bool IsCheckpoint(string path) =>
+        SafetensorsFile.Open(path).Metadata.TryGetValue("format", out var f) && f == Format;
+
+    public static CheckpointData Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist.", path);
+        var file = SafetensorsFile.Open(path);
+        var meta = file.Metadata;
+        if (!meta.TryGetValue("format", out var format) || format != Format)
+            throw new InvalidDataException($"'{path}' is not a training checkpoint (metadata 'format' is '{format ?? "missing"}', expected '{Format}'); a plain weights file can be evaluated but not resumed.");
+        string Meta(string key) => meta.TryGetValue(key, out var v) ? v : throw new InvalidDataException($"Checkpoint '{path}' lacks metadata '{key}'.");
+        T Parse<T>(string key)
+        {
+            try { return JsonSerializer.Deserialize<T>(Meta(key), Json) ?? throw new InvalidDataException("null"); }
+            catch (JsonException e) { throw new InvalidDataException($"Checkpoint '{path}': metadata '{key}' is malformed ({e.Message}).", e); }
+        }
+
+        var all = SafetensorsState.Load(path);
+        Dictionary<string, Tensor> Strip(string prefix) =>
+            all.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
+        var rng = Parse<Dictionary<string, string>>("rng").ToDictionary(kv => kv.Key, kv =>
+            kv.Value.Split(',').Select(h => ulong.Parse(h, NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray());
+        var best = Parse<BestEntry>("best");
+        return new CheckpointData
+        {
+            Model = Strip(ModelPrefix),
+            Optimizer = Strip(OptimizerPrefix),
+            Ema = Meta("has_ema") == "true" ? Strip(EmaPrefix) : null,
+            PendingGrads = Strip(GradPrefix),
+            Position = Parse<TrainPosition>("position"),
+            Config = TrainConfig.FromJson(Meta("config"), $"{path} (metadata 'config')"),
+            ClassNames = Parse<List<string>>("classes"),
+            RngStates = rng,
+            Meters = Parse<EpochMeters>("meters"),
+            History = Parse<List<EpochRecord>>("history"),
+            BestMetric = best.Metric,
+            BestEpoch = best.Epoch,
+        };
+    }
+
+    /// <summary>
+    /// Model weights from a training checkpoint (its model or, with <paramref name="useEma"/>, its EMA weights) or from
+    /// a plain state-dict file; with the class names stored in the checkpoint or in classes.json beside the file.
+    /// </summary>
+    public static (Dictionary<string, Tensor> State, IReadOnlyList<string>? ClassNames) LoadWeights(string path, bool useEma = false)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Weights file '{path}' does not exist.", path);
+        var file = SafetensorsFile.Open(path);
+        IReadOnlyList<string>? classes = ClassMap.TryReadBeside(path);
+        if (file.Metadata.TryGetValue("format", out var f) && f == Format)
+        {
+            if (useEma && file.Metadata.GetValueOrDefault("has_ema") != "true")
+                throw new InvalidDataException($"Checkpoint '{path}' holds no EMA weights (the run was trained without --ema).");
+            string prefix = useEma ? EmaPrefix : ModelPrefix;
+            var state = SafetensorsState.Load(path).Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
+            if (file.Metadata.TryGetValue("classes", out var cj))
+            {
+                var stored = JsonSerializer.Deserialize<List<string>>(cj);
+                if (stored is { Count: > 0 }) classes = stored;
+            }
+            return (state, classes);
+        }
+        if (useEma) throw new InvalidDataException($"'{path}' is a plain weights file; --use-ema needs a training checkpoint.");
+        return (SafetensorsState.Load(path), classes);
+    }
+}
+
+/// <summary>The class map (index → folder name) written as classes.json next to checkpoints.</summary>
+public static class ClassMap
+{
+    public const string FileName = "classes.json";
+
+    public static void Write(string directory, IReadOnlyList<string> names) =>
+        File.WriteAllText(System.IO.Path.Combine(directory, FileName), JsonSerializer.Serialize(names, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+
+    /// <summary>classes.json in the folder of <paramref name="weightsPath"/>, or null when there is none.</summary>
+    public static IReadOnlyList<string>? TryReadBeside(string weightsPath)
+    {
+        string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(weightsPath))!;
+        string p = System.IO.Path.Combine(dir, FileName);
+        if (!File.Exists(p)) return null;
+        try { return JsonSerializer.Deserialize<List<string>>(File.ReadAllText(p)); }
+        catch (JsonException e) { throw new InvalidDataException($"Class map '{p}' is not a JSON array of names ({e.Message}).", e); }
+    }
+}
