@@ -14,7 +14,8 @@ internal static unsafe class Sgemm
     // Blocking (see PERF-NOTES): KC·NR B micro-panel streams from L1/L2, the MC×KC A block stays in L2,
     // the KC×NC B panel in L2/L3. KC depends only on k, never on the thread split, so every element
     // sees the same summation order whatever the thread count.
-    private const int KcMax = 512, McMax = 336, NcMax = 4096;
+    // Fields rather than constants so a benchmark can try other blockings in one process.
+    internal static int KcMax = 512, McMax = 336, NcMax = 4096;
     // Below this much work the second thread's wake-up costs more than it saves.
     private const long ParallelThreshold = 64L * 64 * 64;
 
@@ -108,7 +109,7 @@ internal static unsafe class Sgemm
             return;
         }
 
-        var buffers = PackBuffers.ForCurrentThread(mr, nr);
+        var buffers = PackBuffers.ForCurrentThread((long)(McMax + mr) * KcMax, (long)(NcMax + nr) * KcMax);
         float* packA = buffers.A, packB = buffers.B;
         float* tile = stackalloc float[TK.Mr * TK.Nr];
 
@@ -166,6 +167,7 @@ internal static unsafe class Sgemm
                 }
             }
         }
+        GC.KeepAlive(buffers);
     }
 
     /// <summary>
@@ -177,20 +179,20 @@ internal static unsafe class Sgemm
         [ThreadStatic] private static PackBuffers? _current;
 
         public readonly float* A, B;
-        private readonly int _mr, _nr;
+        private readonly long _aFloats, _bFloats;
 
-        private PackBuffers(int mr, int nr)
+        private PackBuffers(long aFloats, long bFloats)
         {
-            _mr = mr; _nr = nr;
-            A = (float*)NativeMemory.AlignedAlloc((nuint)((McMax + mr) * KcMax * sizeof(float)), 64);
-            B = (float*)NativeMemory.AlignedAlloc((nuint)((NcMax + nr) * KcMax * sizeof(float)), 64);
+            _aFloats = aFloats; _bFloats = bFloats;
+            A = (float*)NativeMemory.AlignedAlloc((nuint)(aFloats * sizeof(float)), 64);
+            B = (float*)NativeMemory.AlignedAlloc((nuint)(bFloats * sizeof(float)), 64);
         }
 
-        public static PackBuffers ForCurrentThread(int mr, int nr)
+        public static PackBuffers ForCurrentThread(long aFloats, long bFloats)
         {
             var p = _current;
-            if (p != null && p._mr >= mr && p._nr >= nr) return p;
-            return _current = new PackBuffers(Math.Max(mr, 14), Math.Max(nr, 32));
+            if (p != null && p._aFloats >= aFloats && p._bFloats >= bFloats) return p;
+            return _current = new PackBuffers(Math.Max(aFloats, p?._aFloats ?? 0), Math.Max(bFloats, p?._bFloats ?? 0));
         }
 
         ~PackBuffers()
