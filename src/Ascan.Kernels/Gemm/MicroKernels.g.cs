@@ -1,5 +1,5 @@
 // Generated GEMM micro-kernels (straight-line locals so the JIT keeps every accumulator in a register).
-// Regenerate rather than edit by hand: the two kernels differ only in MR, NR and vector width.
+// Regenerate with gen_microkernels.py rather than edit by hand: the kernels differ only in MR, NR and vector width.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
