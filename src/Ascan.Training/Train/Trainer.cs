@@ -114,10 +114,11 @@ public sealed class Trainer(TrainConfig config, Func<ClassifierModel> createMode
                 double loss; int correct;
                 using (TensorScope.Begin())
                 {
-                    // 2. Forward and loss (soft targets when mixup/cutmix ran, else smoothed hard labels).
+                    // 2. Forward and loss: smoothed hard labels, or the soft targets of mixup/cutmix, which carry the
+                    //    smoothing already (timm's Mixup smooths its targets; SoftTargetCrossEntropy adds none).
                     var logits = model.Forward(batch.Images); // (B, classes)
                     var lossT = batch.SoftTargets is { } soft
-                        ? Ops.CrossEntropy(logits, soft, c.Smoothing)
+                        ? Ops.CrossEntropy(logits, soft)
                         : Ops.CrossEntropy(logits, batch.Labels, labelSmoothing: c.Smoothing);
                     loss = lossT.Item();
                     if (!double.IsFinite(loss)) throw Diverged($"loss is {loss}", epoch, b, update);
