@@ -4,4 +4,5 @@ using Ascan.Cli;
 
 var root = new RootCommand("Ascan: AsCAN (asymmetric convolution-attention networks) in C#.");
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(DataCommand.Create());
 return root.Parse(args).Invoke();
