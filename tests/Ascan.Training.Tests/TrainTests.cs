@@ -26,7 +26,7 @@ public class TrainTests
         Assert.True(last.ValTop1 >= 0.9, $"val top-1 {last.ValTop1:F3} (chance 0.25)");
         Assert.True(last.EmaTop1 >= 0.5, $"EMA top-1 {last.EmaTop1:F3} (chance 0.25)");
         Assert.True(losses.Skip(40).Average() < 0.6 * losses.Take(8).Average(), $"loss fell from {losses.Take(8).Average():F3} to {losses.Skip(40).Average():F3} only");
-        foreach (var f in new[] { "config.json", "classes.json", "summary.csv", "curves.svg", Trainer.LastFile, Trainer.BestFile })
+        foreach (var f in new[] { "config.json", "class_map.txt", "summary.csv", "curves.svg", Trainer.LastFile, Trainer.BestFile })
             Assert.True(File.Exists(dir.File(f)), $"{f} was not written");
         Assert.Equal(4, File.ReadAllLines(dir.File("summary.csv")).Length); // header + 3 epochs
         Assert.Equal(TinyConfig(dir.Path), TrainConfig.Load(dir.File("config.json")));

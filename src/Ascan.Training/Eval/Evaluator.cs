@@ -14,6 +14,8 @@ public sealed class EvalResult
     public required long Top1Correct { get; init; }
     public required long Top5Correct { get; init; }
     public required double LossSum { get; init; }
+    /// <summary>Per image in source order (when asked for): the predicted class and its softmax probability.</summary>
+    public IReadOnlyList<(int Predicted, float Probability)>? Predictions { get; init; }
 
     public double Top1 => Images == 0 ? double.NaN : (double)Top1Correct / Images;
     /// <summary>Top-k accuracy with k = min(5, classes).</summary>
@@ -41,7 +43,7 @@ public static class Evaluator
     /// Runs <paramref name="model"/> in eval mode without autograd over every batch of epoch 0 of <paramref name="source"/>
     /// (restoring its mode afterwards). <paramref name="progress"/> gets (batches done, batches total).
     /// </summary>
-    public static EvalResult Evaluate<TModel>(TModel model, IBatchSource source, Action<int, int>? progress = null)
+    public static EvalResult Evaluate<TModel>(TModel model, IBatchSource source, Action<int, int>? progress = null, bool keepPredictions = false)
         where TModel : Module, ILayer
     {
         int classes = source.ClassNames.Count;
@@ -50,6 +52,7 @@ public static class Evaluator
         var confusion = new long[classes, classes];
         long images = 0, top1 = 0, topk = 0;
         double lossSum = 0;
+        var predictions = keepPredictions ? new List<(int, float)>() : null;
         bool wasTraining = model.Training;
         model.Eval();
         try
@@ -74,6 +77,7 @@ public static class Evaluator
                         confusion[t, pred]++;
                         if (pred == t) top1++;
                         if (TopK.Rank(row, t) < k) topk++;
+                        predictions?.Add((pred, Softmax(row, pred)));
                     }
                     images += batch.Labels.Length;
                 }
@@ -84,7 +88,17 @@ public static class Evaluator
         {
             model.Train(wasTraining);
         }
-        return new EvalResult { ClassNames = source.ClassNames, Confusion = confusion, Images = images, Top1Correct = top1, Top5Correct = topk, LossSum = lossSum };
+        return new EvalResult { ClassNames = source.ClassNames, Confusion = confusion, Images = images, Top1Correct = top1, Top5Correct = topk, LossSum = lossSum, Predictions = predictions };
+    }
+
+    /// <summary>softmax(row)[c], computed stably in double.</summary>
+    public static float Softmax(ReadOnlySpan<float> row, int c)
+    {
+        double max = double.NegativeInfinity;
+        foreach (float v in row) max = Math.Max(max, v);
+        double sum = 0;
+        foreach (float v in row) sum += Math.Exp(v - max);
+        return (float)(Math.Exp(row[c] - max) / sum);
     }
 }
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Ascan.Core;
 using Ascan.Core.IO;
 using Ascan.Nn.Serialization;
+using Ascan.Training.Data;
 using Ascan.Training.Reporting;
 
 namespace Ascan.Training.Train;
@@ -118,6 +119,15 @@ public static class Checkpoint
     public static bool IsCheckpoint(string path) =>
         SafetensorsFile.Open(path).Metadata.TryGetValue("format", out var f) && f == Format;
 
+    /// <summary>The training config stored in a checkpoint (metadata only, no tensors read).</summary>
+    public static TrainConfig ReadConfig(string path)
+    {
+        var meta = SafetensorsFile.Open(path).Metadata;
+        if (!meta.TryGetValue("format", out var f) || f != Format || !meta.TryGetValue("config", out var json))
+            throw new InvalidDataException($"'{path}' is not a training checkpoint; it holds no training config.");
+        return TrainConfig.FromJson(json, $"{path} (metadata 'config')");
+    }
+
     public static CheckpointData Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist.", path);
@@ -163,7 +173,7 @@ public static class Checkpoint
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Weights file '{path}' does not exist.", path);
         var file = SafetensorsFile.Open(path);
-        IReadOnlyList<string>? classes = ClassMap.TryReadBeside(path);
+        IReadOnlyList<string>? classes = ClassMapBeside(path);
         if (file.Metadata.TryGetValue("format", out var f) && f == Format)
         {
             if (useEma && file.Metadata.GetValueOrDefault("has_ema") != "true")
@@ -181,23 +191,12 @@ public static class Checkpoint
         if (useEma) throw new InvalidDataException($"'{path}' is a plain weights file; --use-ema needs a training checkpoint.");
         return (SafetensorsState.Load(path), classes);
     }
-}
 
-/// <summary>The class map (index → folder name) written as classes.json next to checkpoints.</summary>
-public static class ClassMap
-{
-    public const string FileName = "classes.json";
-
-    public static void Write(string directory, IReadOnlyList<string> names) =>
-        File.WriteAllText(System.IO.Path.Combine(directory, FileName), JsonSerializer.Serialize(names, new JsonSerializerOptions { WriteIndented = true }) + "\n");
-
-    /// <summary>classes.json in the folder of <paramref name="weightsPath"/>, or null when there is none.</summary>
-    public static IReadOnlyList<string>? TryReadBeside(string weightsPath)
+    /// <summary>The class map (class_map.txt or class_map.json) in the folder of <paramref name="weightsPath"/>, or null.</summary>
+    public static IReadOnlyList<string>? ClassMapBeside(string weightsPath)
     {
         string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(weightsPath))!;
-        string p = System.IO.Path.Combine(dir, FileName);
-        if (!File.Exists(p)) return null;
-        try { return JsonSerializer.Deserialize<List<string>>(File.ReadAllText(p)); }
-        catch (JsonException e) { throw new InvalidDataException($"Class map '{p}' is not a JSON array of names ({e.Message}).", e); }
+        bool any = File.Exists(System.IO.Path.Combine(dir, ClassMap.FileName)) || File.Exists(System.IO.Path.Combine(dir, "class_map.json"));
+        return any ? ClassMap.Read(dir) : null;
     }
 }

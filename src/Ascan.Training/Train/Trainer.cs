@@ -20,7 +20,7 @@ public sealed record TrainResult(bool Completed, string? RecoveryPath, IReadOnly
 
 /// <summary>
 /// Trains a classifier on an <see cref="IBatchSource"/>, evaluating on another. Output files in config.Output:
-/// config.json, classes.json, summary.csv, curves.svg, last.safetensors, best.safetensors and, after an interrupt,
+/// config.json, class_map.txt, summary.csv, curves.svg, last.safetensors, best.safetensors and, after an interrupt,
 /// recovery.safetensors. The model is built by <paramref name="createModel"/> (called again for the EMA copy), so
 /// two trainers with the same config and data produce bit-identical runs.
 /// </summary>
