@@ -7,48 +7,55 @@ using Ascan.Training.Data;
 
 namespace Ascan.Training.Tests;
 
-/// <summary>conv3×3/2 → BN → GELU → (x + DropPath(conv3×3(x))) → conv3×3/2 → BN → GELU → mean pool → Dropout → Linear.</summary>
+/// <summary>
+/// conv3×3 → BN → GELU → (x + DropPath(conv3×3(x))) → conv3×3/2 → BN → GELU → conv3×3/2 → BN → GELU → mean pool →
+/// Dropout → Linear, widths w, w, 2w, 2w.
+/// </summary>
 internal sealed class TinyClassifier : ClassifierModel
 {
-    private readonly Conv2d _conv1, _res, _conv2;
-    private readonly BatchNorm2d _bn1, _bn2;
+    private readonly Conv2d _conv1, _res, _conv2, _conv3;
+    private readonly BatchNorm2d _bn1, _bn2, _bn3;
     private readonly DropPath _dropPath;
     private readonly Dropout _dropout;
-    private Linear _head;
-    private int _classes;
+    private readonly Linear _head;
+    private readonly int _classes, _features;
 
-    public TinyClassifier(ParamPath p, int classes, double dropPath = 0.1, double dropout = 0.1) : base(p)
+    public TinyClassifier(ParamPath p, int classes, double dropPath = 0.1, double dropout = 0.1, int width = 8) : base(p)
     {
         _classes = classes;
-        _conv1 = new Conv2d(p.Sub("conv1"), new Conv2dConfig(3, 8, 3) { Stride = 2, Padding = 1, Bias = false });
-        _bn1 = new BatchNorm2d(p.Sub("bn1"), 8);
-        _res = new Conv2d(p.Sub("res"), new Conv2dConfig(8, 8, 3) { Padding = 1 });
+        _features = 2 * width;
+        _conv1 = new Conv2d(p.Sub("conv1"), new Conv2dConfig(3, width, 3) { Padding = 1, Bias = false });
+        _bn1 = new BatchNorm2d(p.Sub("bn1"), width);
+        _res = new Conv2d(p.Sub("res"), new Conv2dConfig(width, width, 3) { Padding = 1 });
         _dropPath = new DropPath(p.Sub("drop_path"), dropPath);
-        _conv2 = new Conv2d(p.Sub("conv2"), new Conv2dConfig(8, 16, 3) { Stride = 2, Padding = 1, Bias = false });
-        _bn2 = new BatchNorm2d(p.Sub("bn2"), 16);
+        _conv2 = new Conv2d(p.Sub("conv2"), new Conv2dConfig(width, 2 * width, 3) { Stride = 2, Padding = 1, Bias = false });
+        _bn2 = new BatchNorm2d(p.Sub("bn2"), 2 * width);
+        _conv3 = new Conv2d(p.Sub("conv3"), new Conv2dConfig(2 * width, 2 * width, 3) { Stride = 2, Padding = 1, Bias = false });
+        _bn3 = new BatchNorm2d(p.Sub("bn3"), 2 * width);
         _dropout = new Dropout(p.Sub("dropout"), dropout);
-        _head = new Linear(p.Sub("head"), 16, classes);
+        _head = new Linear(p.Sub("head"), 2 * width, classes);
     }
 
-    public static TinyClassifier Create(int classes, ulong seed = 7, double dropPath = 0.1, double dropout = 0.1) =>
-        new(ParamPath.Root(rng: new Rng(seed)), classes, dropPath, dropout);
+    public static TinyClassifier Create(int classes, ulong seed = 7, double dropPath = 0.1, double dropout = 0.1, int width = 8) =>
+        new(ParamPath.Root(rng: new Rng(seed)), classes, dropPath, dropout, width);
 
     public override int NumClasses => _classes;
-    public override int NumFeatures => 16;
-    public override IReadOnlyList<FeatureInfo> FeatureInfo => [new("conv2", 16, 4)];
+    public override int NumFeatures => _features;
+    public override IReadOnlyList<FeatureInfo> FeatureInfo => [new("conv3", _features, 4)];
 
-    /// <summary>Shapes: images (B, 3, H, W) → (B, H/4, W/4, 16).</summary>
+    /// <summary>Shapes: images (B, 3, H, W) → (B, H/4, W/4, 2w).</summary>
     public override Tensor ForwardFeatures(Tensor images)
     {
-        var x = Ops.Gelu(_bn1.Forward(_conv1.Forward(ImagesToChannelsLast(images, 3)))); // (B, H/2, W/2, 8)
+        var x = Ops.Gelu(_bn1.Forward(_conv1.Forward(ImagesToChannelsLast(images, 3)))); // (B, H, W, w)
         x = Ops.Add(x, _dropPath.Forward(_res.Forward(x)));
-        return Ops.Gelu(_bn2.Forward(_conv2.Forward(x)));                                  // (B, H/4, W/4, 16)
+        x = Ops.Gelu(_bn2.Forward(_conv2.Forward(x)));                                     // (B, H/2, W/2, 2w)
+        return Ops.Gelu(_bn3.Forward(_conv3.Forward(x)));                                  // (B, H/4, W/4, 2w)
     }
 
-    /// <summary>Shapes: (B, H', W', 16) → logits (B, classes).</summary>
+    /// <summary>Shapes: (B, H', W', 2w) → logits (B, classes).</summary>
     public override Tensor ForwardHead(Tensor features, bool preLogits = false)
     {
-        var pooled = Ops.Mean(features, [1, 2]); // (B, 16)
+        var pooled = Ops.Mean(features, [1, 2]); // (B, 2w)
         return preLogits ? pooled : _head.Forward(_dropout.Forward(pooled));
     }
 
