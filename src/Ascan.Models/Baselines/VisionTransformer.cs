@@ -218,6 +218,23 @@ public sealed class VisionTransformer : TorchvisionClassifier
         return [patches.Reshape(b, g, g, NumFeatures)];                // (B, S/P, S/P, C)
     }
 
+    /// <summary>
+    /// torchvision's MLPBlock was once saved with keys mlp.linear_1 / mlp.linear_2 (its published ViT checkpoints
+    /// still hold them; torchvision renames them on load through a version-2 hook). This returns a copy of
+    /// <paramref name="state"/> with those keys renamed to today's mlp.0 / mlp.3, so such a file loads strictly.
+    /// Other keys are passed through unchanged.
+    /// </summary>
+    public static Dictionary<string, Tensor> UpgradeLegacyKeys(IReadOnlyDictionary<string, Tensor> state)
+    {
+        var d = new Dictionary<string, Tensor>(state.Count);
+        foreach (var (key, t) in state)
+        {
+            string k = key.Replace(".mlp.linear_1.", ".mlp.0.", StringComparison.Ordinal).Replace(".mlp.linear_2.", ".mlp.3.", StringComparison.Ordinal);
+            if (!d.TryAdd(k, t)) throw new ArgumentException($"UpgradeLegacyKeys: both '{key}' and its new name '{k}' are present.");
+        }
+        return d;
+    }
+
     /// <summary>A new heads.head for <paramref name="numClasses"/> classes, zero-initialised as torchvision (0 removes it).</summary>
     public override void ResetClassifier(int numClasses) =>
         _head = ReplaceHead(_head, "heads.head", numClasses, q => MakeHead(q, numClasses));
