@@ -219,8 +219,8 @@ public sealed class VisionTransformer : TorchvisionClassifier
     }
 
     /// <summary>
-    /// torchvision's MLPBlock was once saved with keys mlp.linear_1 / mlp.linear_2 (its published ViT checkpoints
-    /// still hold them; torchvision renames them on load through a version-2 hook). This returns a copy of
+    /// Older torchvision checkpoints name the MLPBlock's Linears mlp.linear_1 / mlp.linear_2; torchvision renames them
+    /// on load through MLPBlock's version-2 hook, and state_dict() today writes mlp.0 / mlp.3. This returns a copy of
     /// <paramref name="state"/> with those keys renamed to today's mlp.0 / mlp.3, so such a file loads strictly.
     /// Other keys are passed through unchanged.
     /// </summary>
