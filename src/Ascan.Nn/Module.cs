@@ -63,6 +63,75 @@ public abstract class Module
 
     public IReadOnlyList<(string Name, Module Module)> Children => _children;
 
+    /// <summary>
+    /// Removes the child registered as <paramref name="name"/> (its path relative to this module, e.g. "head")
+    /// with its whole subtree: its keys leave the state dict and its path can hold a new module, which then
+    /// registers at the end. The removed module must not be used afterwards.
+    /// </summary>
+    protected Module RemoveChild(string name)
+    {
+        int i = ChildIndex(name);
+        var old = _children[i].Module;
+        _children.RemoveAt(i);
+        old.SetRegistered(false);
+        return old;
+    }
+
+    /// <summary>
+    /// Replaces the child <paramref name="name"/> with <c>make(path)</c> built on the same path, keeping its place
+    /// in the state dict and the removed child's mode (train/eval) and element type (a model moved to F64 gets
+    /// an F64 replacement). When <paramref name="make"/> throws, the old child is put back.
+    /// </summary>
+    protected T ReplaceChild<T>(string name, Func<ParamPath, T> make) where T : Module
+    {
+        int i = ChildIndex(name);
+        var old = _children[i].Module;
+        _children.RemoveAt(i);
+        old.SetRegistered(false);
+        int count = _children.Count;
+        T m;
+        try
+        {
+            m = make(old.Path);
+            if (!ReferenceEquals(m.Path, old.Path))
+                throw new InvalidOperationException($"ReplaceChild('{name}'): build the new module on the path it is given ({old.Path}), not on {m.Path}.");
+        }
+        catch
+        {
+            // Undo whatever make registered before failing, then restore the old child in its place.
+            for (int k = _children.Count - 1; k >= count; k--) { _children[k].Module.SetRegistered(false); _children.RemoveAt(k); }
+            old.SetRegistered(true);
+            _children.Insert(i, (name, old));
+            throw;
+        }
+        // The constructor appended the new module to this module's children; move it to the old slot.
+        int j = _children.FindIndex(c => ReferenceEquals(c.Module, m));
+        _children.RemoveAt(j);
+        _children.Insert(i, (name, m));
+        var dtype = old.Slots().Select(s => (DType?)s.Value.DType).FirstOrDefault();
+        if (dtype is DType d) m.To(d);
+        m.Train(old.Training);
+        return m;
+    }
+
+    private int ChildIndex(string name)
+    {
+        int i = _children.FindIndex(c => c.Name == name);
+        if (i < 0) throw new ArgumentException($"{this} has no child '{name}'; children: {string.Join(", ", _children.Select(c => c.Name))}.");
+        return i;
+    }
+
+    /// <summary>Claims (or frees) the paths and keys of this subtree, for removal and restore.</summary>
+    private void SetRegistered(bool on)
+    {
+        foreach (var m in Modules())
+        {
+            m.Path.Owner = on ? m : null;
+            foreach (var s in m._parameters.Concat(m._buffers))
+                if (on) m.Path.Claim(s.Name); else m.Path.Release(s.Name);
+        }
+    }
+
     /// <summary>This module and every descendant, depth first in construction order.</summary>
     public IEnumerable<Module> Modules()
     {

@@ -58,5 +58,8 @@ public sealed class ParamPath
         if (!_root.Keys.Add(key)) throw new InvalidOperationException($"Two tensors are registered under the same name '{key}'.");
     }
 
+    /// <summary>Frees a key claimed by a module that has been removed from the tree.</summary>
+    internal void Release(string key) => _root.Keys.Remove(key);
+
     public override string ToString() => Name.Length == 0 ? "<root>" : Name;
 }
