@@ -47,7 +47,7 @@ public class ModelSweepTests
     public void Ablation_Layout_BuildsAndTrains(string what, string s0, string s1, string s2, string s3)
     {
         var config = new AscanConfig([32, 64, 128, 256], [s0, s1, s2, s3]) { NumClasses = 5 };
-        var model = new AscanModel(ParamPath.Root(DType.F32, new Rng(2)), config);
+        var model = config.Build(ParamPath.Root(DType.F32, new Rng(2)));
         Assert.Equal(config.Stages, model.Stages.Items.Select(s => s.Layout));
         Assert.Equal(config.ParameterCount(), model.ParameterCount);
         long macs = RunAndCheck(what, model, 5);
