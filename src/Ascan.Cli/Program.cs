@@ -3,5 +3,7 @@ using System.CommandLine;
 using Ascan.Cli;
 
 var root = new RootCommand("Ascan: AsCAN (asymmetric convolution-attention networks) in C#.");
+root.Subcommands.Add(ModelCommands.Info());
+root.Subcommands.Add(ModelCommands.Infer());
 root.Subcommands.Add(BenchCommand.Create());
 return root.Parse(args).Invoke();

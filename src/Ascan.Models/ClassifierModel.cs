@@ -4,8 +4,8 @@ using Ascan.Nn;
 
 namespace Ascan.Models;
 
-/// <summary>One feature map a backbone exposes for dense heads.</summary>
-public sealed record FeatureInfo(string Name, int Channels, int Reduction);
+/// <summary>One feature map a backbone exposes for dense heads; Blocks describes what built it (e.g. "CCCTTTTT").</summary>
+public sealed record FeatureInfo(string Name, int Channels, int Reduction, string? Blocks = null);
 
 /// <summary>
 /// An image classifier with timm's backbone API. Images come in PyTorch's layout (B, 3, H, W); every

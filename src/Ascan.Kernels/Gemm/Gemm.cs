@@ -27,6 +27,9 @@ public static class Gemm
     /// transA: A is stored (K, M); transB: B is stored (N, K).
     /// accumulate: C += A·B, else C = A·B. The epilogue is applied to the final value
     /// (it requires accumulate == false).
+    /// float runs the packed AVX-512 (14×32) / AVX2 (6×16) kernels on up to <see cref="KernelPool.Threads"/>
+    /// threads; other types (double for gradient checks) run the generic path, bit-equal to GemmReference.
+    /// Results are bit-identical for any thread count and from run to run.
     /// </summary>
     public static void Compute<T>(bool transA, bool transB, int m, int n, int k,
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc,
@@ -35,6 +38,42 @@ public static class Gemm
     {
         if (accumulate && !epilogue.IsIdentity)
             throw new ArgumentException("A GEMM epilogue cannot be combined with accumulate.");
-        GemmReference.Compute(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, epilogue);
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc, epilogue.Bias.Length, epilogue.Bias.IsEmpty);
+        if (m == 0 || n == 0) return;
+
+        if (typeof(T) == typeof(float) && Sgemm.ActivePath != SgemmPath.Generic)
+        {
+            var af = MemoryMarshal.Cast<T, float>(a);
+            var bf = MemoryMarshal.Cast<T, float>(b);
+            var cf = MemoryMarshal.Cast<T, float>(c);
+            var biasF = MemoryMarshal.Cast<T, float>(epilogue.Bias);
+            unsafe
+            {
+                fixed (float* pa = af) fixed (float* pb = bf) fixed (float* pc = cf) fixed (float* pBias = biasF)
+                    Sgemm.Compute(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate,
+                        biasF.IsEmpty ? null : pBias, epilogue.Act);
+            }
+            return;
+        }
+        GemmGeneric.Compute(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, epilogue);
+    }
+
+    // The fast path works on raw pointers, so every index it can touch is checked here once.
+    private static void Validate(bool transA, bool transB, int m, int n, int k,
+        int aLen, int lda, int bLen, int ldb, int cLen, int ldc, int biasLen, bool noBias)
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), "GEMM sizes must be non-negative.");
+        CheckMatrix("A", transA ? k : m, transA ? m : k, aLen, lda);
+        CheckMatrix("B", transB ? n : k, transB ? k : n, bLen, ldb);
+        CheckMatrix("C", m, n, cLen, ldc);
+        if (!noBias && biasLen < n) throw new ArgumentException($"GEMM bias has {biasLen} values, needs {n}.");
+    }
+
+    private static void CheckMatrix(string name, int rows, int cols, int length, int ld)
+    {
+        if (rows == 0 || cols == 0) return;
+        if (ld < cols) throw new ArgumentException($"GEMM {name}: leading dimension {ld} is smaller than the row width {cols}.");
+        if ((long)(rows - 1) * ld + cols > length)
+            throw new ArgumentException($"GEMM {name}: span of {length} is too short for {rows}x{cols} with leading dimension {ld}.");
     }
 }
