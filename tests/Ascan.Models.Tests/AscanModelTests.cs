@@ -158,6 +158,7 @@ public class AscanModelTests
             Assert.Equal($"stages.{i}", info.Name);
             Assert.Equal(4 << i, info.Reduction);
             Assert.Equal(model.Config.Widths[i], info.Channels);
+            Assert.Equal(model.Config.Stages[i], info.Blocks);
             Assert.Equal([2, 64 / info.Reduction, 96 / info.Reduction, info.Channels], maps[i].ShapeArray());
         }
         var features = model.ForwardFeatures(x);
