@@ -33,13 +33,18 @@ public readonly struct SumReduce<T> : IReduceOp<T> where T : unmanaged, IFloatin
     public static Vector256<T> Combine(Vector256<T> a, Vector256<T> b) => a + b;
 }
 
-/// <summary>Max that propagates NaN (as torch.max): T.Max and Vector*.Max are IEEE 754:2019 maximum in .NET 9+.</summary>
+/// <summary>
+/// Max that propagates NaN (as torch.max). The NaN is selected explicitly: optimised (tier-1) code for
+/// Vector512.Max was seen to lower to a plain vmaxps, which drops a NaN held in the accumulator.
+/// </summary>
 public readonly struct MaxReduce<T> : IReduceOp<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static T Identity => T.NegativeInfinity;
-    public static T Combine(T a, T b) => T.Max(a, b);
-    public static Vector512<T> Combine(Vector512<T> a, Vector512<T> b) => Vector512.Max(a, b);
-    public static Vector256<T> Combine(Vector256<T> a, Vector256<T> b) => Vector256.Max(a, b);
+    public static T Combine(T a, T b) => T.IsNaN(a) || T.IsNaN(b) ? a + b : T.Max(a, b);
+    public static Vector512<T> Combine(Vector512<T> a, Vector512<T> b) =>
+        Vector512.ConditionalSelect(~(Vector512.Equals(a, a) & Vector512.Equals(b, b)), a + b, Vector512.Max(a, b));
+    public static Vector256<T> Combine(Vector256<T> a, Vector256<T> b) =>
+        Vector256.ConditionalSelect(~(Vector256.Equals(a, a) & Vector256.Equals(b, b)), a + b, Vector256.Max(a, b));
 }
 
 public readonly struct IdentityMap<T> : IReduceMap<T> where T : unmanaged, IFloatingPointIeee754<T>

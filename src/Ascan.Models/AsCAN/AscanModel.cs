@@ -37,7 +37,7 @@ public sealed class AscanModel : ClassifierModel
         Norm = new LayerNorm(p.Sub("norm"), config.Widths[^1], 1e-5);
         if (config.NumClasses > 0) _head = AscanInit.Linear(p.Sub("head"), config.Widths[^1], config.NumClasses);
         _featureInfo = Enumerable.Range(0, config.NumStages)
-            .Select(i => new FeatureInfo($"stages.{i}", config.Widths[i], 4 << i)).ToArray();
+            .Select(i => new FeatureInfo($"stages.{i}", config.Widths[i], 4 << i, config.Stages[i])).ToArray();
     }
 
     /// <summary>The classifier, or null when <see cref="NumClasses"/> is 0.</summary>
