@@ -125,5 +125,13 @@ public class ShapesTests
         Assert.Equal(1, mask.Channels);
         Assert.Equal(gen.Generate(0).Mask, mask.Data);
         Assert.True(File.Exists(Path.Combine(tmp["a"], "shapes.json")));
+
+        // Rewriting with fewer images leaves no stale files; a foreign non-empty folder is refused.
+        ShapesWriter.Write(tmp["a"], cfg, train: 4, val: 0);
+        Assert.Equal(4, new ImageFolderDataset(Path.Combine(tmp["a"], "train")).Count);
+        Assert.False(Directory.Exists(Path.Combine(tmp["a"], "val")));
+        Directory.CreateDirectory(tmp["foreign"]);
+        File.WriteAllText(Path.Combine(tmp["foreign"], "notes.txt"), "mine");
+        Assert.Throws<ArgumentException>(() => ShapesWriter.Write(tmp["foreign"], cfg, train: 4, val: 0));
     }
 }
