@@ -298,22 +298,40 @@ public static class Png
     /// <summary>Applies filter f to one row into dst; returns the heuristic cost Σ|(sbyte)dst[i]|.</summary>
     private static long Filter(int f, ReadOnlySpan<byte> row, ReadOnlySpan<byte> up, int bpp, Span<byte> dst)
     {
+        int n = row.Length;
         bool hasUp = !up.IsEmpty;
-        long cost = 0;
-        for (int i = 0; i < row.Length; i++)
+        // One tight loop per filter type (a per-byte switch made encoding 10x slower than zlib).
+        switch (f)
         {
-            int a = i >= bpp ? row[i - bpp] : 0, b = hasUp ? up[i] : 0, c = i >= bpp && hasUp ? up[i - bpp] : 0;
-            byte v = f switch
-            {
-                0 => row[i],
-                1 => (byte)(row[i] - a),
-                2 => (byte)(row[i] - b),
-                3 => (byte)(row[i] - ((a + b) >> 1)),
-                _ => (byte)(row[i] - Paeth(a, b, c)),
-            };
-            dst[i] = v;
-            cost += Math.Abs((int)(sbyte)v);
+            case 0: row.CopyTo(dst); break;
+            case 1:
+                row[..bpp].CopyTo(dst);
+                for (int i = bpp; i < n; i++) dst[i] = (byte)(row[i] - row[i - bpp]);
+                break;
+            case 2:
+                if (!hasUp) row.CopyTo(dst);
+                else for (int i = 0; i < n; i++) dst[i] = (byte)(row[i] - up[i]);
+                break;
+            case 3:
+                for (int i = 0; i < bpp; i++) dst[i] = (byte)(row[i] - ((hasUp ? up[i] : 0) >> 1));
+                for (int i = bpp; i < n; i++) dst[i] = (byte)(row[i] - ((row[i - bpp] + (hasUp ? up[i] : 0)) >> 1));
+                break;
+            default:
+                if (!hasUp)
+                {
+                    // Paeth with no row above predicts from the left, exactly as Sub.
+                    row[..bpp].CopyTo(dst);
+                    for (int i = bpp; i < n; i++) dst[i] = (byte)(row[i] - row[i - bpp]);
+                }
+                else
+                {
+                    for (int i = 0; i < bpp; i++) dst[i] = (byte)(row[i] - up[i]);
+                    for (int i = bpp; i < n; i++) dst[i] = (byte)(row[i] - Paeth(row[i - bpp], up[i], up[i - bpp]));
+                }
+                break;
         }
+        long cost = 0;
+        foreach (byte v in dst[..n]) cost += v < 128 ? v : 256 - v;
         return cost;
     }
 

@@ -22,7 +22,7 @@ public static class ShapesWriter
         if (train < 0 || val < 0 || train + val == 0) throw new ArgumentException("Shapes: --train and --val must be ≥ 0 and not both 0.");
         var gen = new ShapesGenerator(config);
         var sw = Stopwatch.StartNew();
-        Directory.CreateDirectory(dir);
+        PrepareFolder(dir);
         int done = 0, total = train + val;
         object progressLock = new();
         foreach (var (split, name, count) in new[] { (0, "train", train), (1, "val", val) })
@@ -79,5 +79,21 @@ public static class ShapesWriter
             masks,
         }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
         return new Summary(train, val, gen.ClassNames.Count, config.Size, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// A folder holding an earlier shapes dataset (it has shapes.json) is cleared of its splits, so no stale images
+    /// from other settings survive; any other non-empty folder is refused rather than mixed into.
+    /// </summary>
+    private static void PrepareFolder(string dir)
+    {
+        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+        {
+            if (!File.Exists(Path.Combine(dir, "shapes.json")))
+                throw new ArgumentException($"Output folder '{dir}' is not empty and holds no shapes dataset (no shapes.json); choose an empty or new folder.");
+            foreach (var sub in new[] { "train", "val", "train_masks", "val_masks" })
+                if (Directory.Exists(Path.Combine(dir, sub))) Directory.Delete(Path.Combine(dir, sub), recursive: true);
+        }
+        Directory.CreateDirectory(dir);
     }
 }
