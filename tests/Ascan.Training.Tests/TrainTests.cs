@@ -37,16 +37,16 @@ public class TrainTests
     [Fact]
     public void Train_TinyModel_LearnsShapes()
     {
-        // A few hundred 16×16 shapes (circle, square, star, triangle) through the real loader and transforms.
+        // 768 16×16 shapes (circle, square, star, triangle on flat backgrounds) through the real loader and transforms.
         using var dir = new TempDir();
         var gen = new ShapesGenerator(new ShapesConfig { Classes = 4, Size = 16, Seed = 1, Textures = false });
-        var c = TinyConfig(dir.Path) with { Epochs = 8, BatchSize = 32, Lr = 1e-2, ImageSize = 16, ScaleMin = 0.6, ColorJitter = 0, Workers = 0, Ema = false };
+        var c = TinyConfig(dir.Path) with { Epochs = 12, BatchSize = 16, Lr = 3e-3, ImageSize = 16, ScaleMin = 1.0, ColorJitter = 0, Workers = 0, Ema = false };
         var data = new DataConfig { InputSize = 16, CropFraction = 1.0, Mean = [0.5, 0.5, 0.5], Std = [0.25, 0.25, 0.25] };
         var trainer = new Trainer(c, () => TinyClassifier.Create(4, dropPath: 0, dropout: 0, width: 16),
-            TrainData.Loader(c, data, new ShapesDataset(gen, 384, split: 0), training: true),
+            TrainData.Loader(c, data, new ShapesDataset(gen, 768, split: 0), training: true),
             TrainData.Loader(c, data, new ShapesDataset(gen, 128, split: 1), training: false));
         var result = trainer.Run();
-        Assert.True(result.History[^1].ValTop1 >= 0.6, $"val top-1 {result.History[^1].ValTop1:F3} after {c.Epochs} epochs (chance 0.25); history: " +
+        Assert.True(result.History[^1].ValTop1 >= 0.65, $"val top-1 {result.History[^1].ValTop1:F3} after {c.Epochs} epochs (chance 0.25); history: " +
             string.Join(" ", result.History.Select(h => h.ValTop1.ToString("F2"))));
     }
 
