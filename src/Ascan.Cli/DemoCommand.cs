@@ -125,7 +125,7 @@ internal static class DemoCommand
         var tiles = picked.Select(i => new PredictionTile(File.ReadAllBytes(val.Files[i]), eval.ClassNames[preds[i].Predicted],
             eval.ClassNames[val.Label(i)], preds[i].Probability)).ToList();
         string title = string.Create(CultureInfo.InvariantCulture,
-            $"val predictions: top-1 {eval.Top1:P1} on {eval.Images} images; {eval.Images - eval.Top1Correct} mistakes (shown first, red)");
+            $"val predictions: top-1 {EvalPictures.Percent(eval.Top1, 1)} on {eval.Images} images; {eval.Images - eval.Top1Correct} mistakes (shown first, red)");
         return EvalPictures.PredictionGridSvg(tiles, columns: 8, tile: 96, title);
     }
 }

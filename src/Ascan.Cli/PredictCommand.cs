@@ -6,6 +6,7 @@ using Ascan.Core;
 using Ascan.Training.Data;
 using Ascan.Training.Eval;
 using Ascan.Training.Imaging;
+using Ascan.Training.Reporting;
 using Ascan.Training.Train;
 
 namespace Ascan.Cli;
@@ -45,7 +46,7 @@ internal static class PredictCommand
                 {
                     Console.WriteLine(p.Image);
                     foreach (var (i, prob) in p.Top)
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {m.ClassNames[i].PadRight(w)}  {prob,7:P2}"));
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {m.ClassNames[i].PadRight(w)}  {EvalPictures.Percent(prob, 2),7}"));
                 }
                 return 0;
             }

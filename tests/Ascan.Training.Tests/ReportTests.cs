@@ -1,5 +1,6 @@
 // Reporting: summary.csv rows, the SVG curves (well-formed, one line per computed metric) and the progress line.
 using System.Xml.Linq;
+using Ascan.Training.Eval;
 using Ascan.Training.Reporting;
 
 namespace Ascan.Training.Tests;
@@ -65,5 +66,52 @@ public class ReportTests
         Assert.Equal(3, s.Count(ch => ch == '\r'));
         Assert.EndsWith("\n", s.Replace("\r\n", "\n"));
         Assert.Single(s.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    private static EvalResult Confusion()
+    {
+        var m = new long[3, 3];
+        m[0, 0] = 8; m[0, 1] = 2; m[1, 1] = 5; m[2, 0] = 1; m[2, 2] = 3;
+        return new EvalResult { ClassNames = ["circle", "square", "a<b"], Confusion = m, Images = 19, Top1Correct = 16, Top5Correct = 19, LossSum = 3.8 };
+    }
+
+    [Fact]
+    public void ConfusionMatrix_Svg_HasOneCellPerPairAndRecallColumn()
+    {
+        var r = Confusion();
+        var doc = XDocument.Parse(EvalPictures.ConfusionMatrixSvg(r));
+        XNamespace svg = "http://www.w3.org/2000/svg";
+        Assert.Equal(1 + 9, doc.Descendants(svg + "rect").Count()); // background + 3×3 cells
+        var texts = doc.Descendants(svg + "text").Select(t => t.Value).ToList();
+        Assert.Contains("a<b", texts);   // escaped in the file, intact when parsed
+        Assert.Contains("80%", texts);   // circle: 8 of 10
+        Assert.Contains("75%", texts);   // a<b: 3 of 4
+        Assert.Equal(0.8, r.ClassAccuracy(0));
+    }
+
+    [Fact]
+    public void PredictionGrid_Svg_EmbedsEachImageWithItsLabels()
+    {
+        byte[] png = [0x89, 0x50, 0x4E, 0x47];
+        var tiles = new[] { new PredictionTile(png, "circle", "circle", 0.97), new PredictionTile(png, "star", "square", 0.51) };
+        var doc = XDocument.Parse(EvalPictures.PredictionGridSvg(tiles, columns: 8, tile: 64, title: "t"));
+        XNamespace svg = "http://www.w3.org/2000/svg";
+        var images = doc.Descendants(svg + "image").ToList();
+        Assert.Equal(2, images.Count);
+        Assert.All(images, i => Assert.StartsWith("data:image/png;base64,iVBORw", (string)i.Attribute("href")!));
+        var texts = doc.Descendants(svg + "text").Select(t => t.Value).ToList();
+        Assert.Contains("circle (97%)", texts);
+        Assert.Contains("star (51%)", texts);
+        Assert.Contains("true: square", texts); // only under the mistake
+        Assert.Single(texts, t => t.StartsWith("true:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void PerClassTable_ListsEveryClassWithItsWorstConfusion()
+    {
+        var lines = EvalPictures.PerClassTable(Confusion()).TrimEnd().Split('\n');
+        Assert.Equal(4, lines.Length);
+        Assert.Matches(@"^circle\s+10\s+0\.8000\s+square \(2\)$", lines[1]);
+        Assert.Matches(@"^square\s+5\s+1\.0000\s*$", lines[2]);
     }
 }

@@ -27,7 +27,7 @@ public static class EvalPictures
         var sb = new StringBuilder();
         sb.Append(inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"11\">\n");
         sb.Append(inv, $"<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n");
-        sb.Append(inv, $"<text x=\"{w / 2}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">Confusion matrix: top-1 {r.Top1:P1} on {r.Images} images (rows: true, columns: predicted)</text>\n");
+        sb.Append(inv, $"<text x=\"{w / 2}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">Confusion matrix: top-1 {Percent(r.Top1, 1)} on {r.Images} images (rows: true, columns: predicted)</text>\n");
         for (int t = 0; t < k; t++)
         {
             long n = r.ClassCount(t);
@@ -46,7 +46,7 @@ public static class EvalPictures
                     sb.Append(inv, $"<text x=\"{x + cell / 2}\" y=\"{y + cell / 2 + 4}\" text-anchor=\"middle\" fill=\"{(share > 0.5 ? "white" : "black")}\">{v}</text>\n");
             }
             double acc = r.ClassAccuracy(t);
-            sb.Append(inv, $"<text x=\"{left + k * cell + 8}\" y=\"{y + cell / 2 + 4}\">{(double.IsNaN(acc) ? "–" : acc.ToString("P0", inv))}</text>\n");
+            sb.Append(inv, $"<text x=\"{left + k * cell + 8}\" y=\"{y + cell / 2 + 4}\">{(double.IsNaN(acc) ? "–" : Percent(acc, 0))}</text>\n");
         }
         for (int p = 0; p < k; p++)
         {
@@ -80,12 +80,16 @@ public static class EvalPictures
             string colour = right ? "#2ca02c" : "#d62728";
             sb.Append(inv, $"<rect x=\"{x - 2}\" y=\"{y - 2}\" width=\"{tile + 4}\" height=\"{tile + 4}\" fill=\"{colour}\"/>\n");
             sb.Append(inv, $"<image x=\"{x}\" y=\"{y}\" width=\"{tile}\" height=\"{tile}\" image-rendering=\"pixelated\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,{Convert.ToBase64String(t.Png)}\"/>\n");
-            sb.Append(inv, $"<text x=\"{x + tile / 2}\" y=\"{y + tile + 14}\" text-anchor=\"middle\" fill=\"{colour}\">{SvgChart.Escape(t.Predicted)} ({t.Probability:P0})</text>\n");
+            sb.Append(inv, $"<text x=\"{x + tile / 2}\" y=\"{y + tile + 14}\" text-anchor=\"middle\" fill=\"{colour}\">{SvgChart.Escape(t.Predicted)} ({Percent(t.Probability, 0)})</text>\n");
             if (!right) sb.Append(inv, $"<text x=\"{x + tile / 2}\" y=\"{y + tile + 27}\" text-anchor=\"middle\" fill=\"#555\">true: {SvgChart.Escape(t.Truth)}</text>\n");
         }
         sb.Append("</svg>\n");
         return sb.ToString();
     }
+
+    /// <summary>"97%" / "84.2%": a percentage without the invariant culture's space before the sign.</summary>
+    public static string Percent(double fraction, int decimals) =>
+        (fraction * 100).ToString("F" + decimals, CultureInfo.InvariantCulture) + "%";
 
     /// <summary>The per-class table `ascan eval` prints: class, images, accuracy, most frequent confusion.</summary>
     public static string PerClassTable(EvalResult r)
