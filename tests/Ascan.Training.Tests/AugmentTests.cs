@@ -130,6 +130,20 @@ public class AugmentTests
     }
 
     [Fact]
+    public void TrainTransform_WithoutRandomness_IsPlainNormalisation()
+    {
+        // Full-image crop at ratio 1, no flip, no jitter, same size: the output is the normalised input.
+        var img = DataTestFiles.RandomImage(20, 20, 3, 6);
+        var cfg = Config(20) with { ScaleMin = 1, ScaleMax = 1, RatioMin = 1, RatioMax = 1, HFlip = 0, ColorJitter = 0 };
+        var got = new float[3 * 400];
+        new TrainTransform(cfg).Apply(img, new Rng(2), got);
+        var want = new float[3 * 400];
+        img.ToNormalizedChw(want, cfg.Mean, cfg.Std);
+        Assert.Equal(want, got);
+        Assert.Equal((img[3, 5, 1] / 255f - 0.5f) / 0.25f, got[400 + 5 * 20 + 3], 5);
+    }
+
+    [Fact]
     public void EvalTransform_ResizesShorterSideThenCentreCrops()
     {
         var t = new EvalTransform(Config(64));
