@@ -30,6 +30,7 @@ public class AugmentTests
         Assert.Throws<ArgumentException>(() => RandAugment.Parse("augmix-m5"));
         Assert.Contains("x5", Assert.Throws<ArgumentException>(() => RandAugment.Parse("rand-m9-x5")).Message);
         Assert.Throws<ArgumentException>(() => RandAugment.Parse("rand-m9-w1"));
+        Assert.Throws<ArgumentException>(() => RandAugment.Parse("rand-m9-n14-w0"));
     }
 
     [Fact]
@@ -94,6 +95,29 @@ public class AugmentTests
         // Hue shift of 0 keeps gray pixels exactly, and HSV round trips stay within a step.
         var h0 = ImageOps.AdjustHue(Image.Solid(3, 3, [77, 77, 77]), 0.3);
         Assert.All(h0.Data, v => Assert.Equal(77, v));
+    }
+
+    public static IEnumerable<object[]> OpCases() => DataTestFiles.Cases("op-");
+
+    [Theory]
+    [MemberData(nameof(OpCases))]
+    public void ImageOps_MatchTorchvisionUint8Ops(ImageCase c)
+    {
+        var src = new Image(c.Width, c.Height, 3, File.ReadAllBytes(DataTestFiles.ImagePath(c.File)));
+        var got = c.Kind["op-".Length..] switch
+        {
+            "Equalize" => ImageOps.Equalize(src),
+            "Posterize" => ImageOps.Posterize(src, (int)c.Arg),
+            "Solarize" => ImageOps.Solarize(src, (int)c.Arg),
+            "Invert" => ImageOps.Invert(src),
+            "AutoContrast" => ImageOps.AutoContrast(src),
+            "Contrast" => ImageOps.Contrast(src, c.Arg),
+            "Color" => ImageOps.Color(src, c.Arg),
+            "Brightness" => ImageOps.Brightness(src, c.Arg),
+            "Sharpness" => ImageOps.Sharpness(src, c.Arg),
+            var k => throw new InvalidOperationException($"no op for {k}"),
+        };
+        DataTestFiles.AssertPixelsClose(File.ReadAllBytes(DataTestFiles.ImagePath(c.Expected)), got.Data, c.Tolerance, c.MeanTolerance, c.ToString());
     }
 
     private static TransformConfig Config(int size, string? aa = null, double re = 0) => new()
