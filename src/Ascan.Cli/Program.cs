@@ -6,4 +6,5 @@ var root = new RootCommand("Ascan: AsCAN (asymmetric convolution-attention netwo
 root.Subcommands.Add(ModelCommands.Info());
 root.Subcommands.Add(ModelCommands.Infer());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(DataCommand.Create());
 return root.Parse(args).Invoke();
