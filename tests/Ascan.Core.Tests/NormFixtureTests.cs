@@ -1,4 +1,4 @@
-// PyTorch golden fixtures for the norm family: LayerNorm, BatchNorm with running stats, GroupNorm, Softmax; the shared fixture runner.
+// PyTorch golden fixtures for the norm family: LayerNorm, BatchNorm with running stats, GroupNorm, Softmax.
 using System.Text.Json;
 using Ascan.Core;
 
@@ -6,42 +6,19 @@ namespace Ascan.Core.Tests;
 
 public class NormFixtureTests
 {
-    /// <summary>Loads every input as a tensor of <paramref name="dtype"/>, marking those the fixture has gradients for.</summary>
-    internal static Dictionary<string, Tensor> Inputs(FixtureFile f, DType dtype)
-    {
-        var r = new Dictionary<string, Tensor>();
-        foreach (var (name, ft) in f.Inputs)
-        {
-            var t = Tensor.FromArray(ft.Data, ft.Shape).To(dtype);
-            t.RequiresGrad = f.Grads.ContainsKey(name);
-            r[name] = t;
-        }
-        return r;
-    }
+    /// <summary>float32: outputs 1e-5 relative, gradients 1e-4; float64: outputs 1e-10, gradients 1e-9.</summary>
+    internal static FixtureTolerance Tol(DType dtype) => dtype == DType.F32
+        ? FixtureTolerance.Standard(DType.F32)
+        : new(Out: new(1e-10, 1e-12), Grad: new(1e-9, 1e-11));
 
     /// <summary>
-    /// Runs <paramref name="op"/> on the fixture's inputs, compares the first output, back-propagates gout and
-    /// compares every input gradient. float32: forward within 1e-5 relative, gradients within 1e-4 relative.
-    /// Returns the tensors of the extra outputs for case-specific checks.
+    /// The form AttentionTests calls (inputs by name, the case's params): <see cref="OpFixture.Check"/> with the norm
+    /// tolerances. New tests call OpFixture directly.
     /// </summary>
-    internal static void Check(string name, DType dtype, Func<Dictionary<string, Tensor>, JsonElement, Tensor> op,
-        Action<FixtureFile, Dictionary<string, Tensor>, double, double>? extra = null)
-    {
-        var f = FixtureFile.Load(name);
-        var x = Inputs(f, dtype);
-        var y = op(x, f.Params);
-        bool f32 = dtype == DType.F32;
-        string outName = f.Has("out") ? "out" : "out.0";
-        f.AssertShape(outName, y.Shape);
-        f.AssertClose(outName, y.ToArray<double>(), f32 ? 1e-5 : 1e-10, f32 ? 1e-6 : 1e-12);
-        extra?.Invoke(f, x, f32 ? 1e-5 : 1e-10, f32 ? 1e-6 : 1e-12);
-        var gout = f.Get(outName == "out" ? "gout" : "gout.0");
-        y.Backward(Tensor.FromArray(gout.Data, gout.Shape).To(dtype));
-        foreach (var (input, _) in f.Grads)
-            f.AssertClose("grad." + input, x[input].Grad!.ToArray<double>(), f32 ? 1e-4 : 1e-9, f32 ? 1e-5 : 1e-11);
-    }
+    internal static void Check(string name, DType dtype, Func<Dictionary<string, Tensor>, JsonElement, Tensor> op) =>
+        OpFixture.Check(name, dtype, Tol(dtype), (f, x) => [op(new Dictionary<string, Tensor>(x), f.Params)]);
 
-    internal static Tensor? Opt(Dictionary<string, Tensor> x, string name) => x.TryGetValue(name, out var t) ? t : null;
+    internal static Tensor? Opt(Dictionary<string, Tensor> x, string name) => x.GetValueOrDefault(name);
 
     public static TheoryData<string> LayerNormCases => new() { "layer_norm_w1", "layer_norm_w3", "layer_norm_w33", "layer_norm_plain" };
     public static TheoryData<string> BatchNormCases => new() { "batch_norm_train_c3", "batch_norm_train_c33", "batch_norm_eval_c5" };
@@ -53,42 +30,33 @@ public class NormFixtureTests
 
     [Theory]
     [MemberData(nameof(LayerNormCases))]
-    public void LayerNorm_MatchesPyTorch_Fixture(string name)
-    {
-        foreach (var dtype in new[] { DType.F32, DType.F64 })
-            Check("norm/" + name, dtype, (x, p) => Ops.LayerNorm(x["x"], Opt(x, "weight"), Opt(x, "bias"), p.GetProperty("eps").GetDouble()));
-    }
+    public void LayerNorm_MatchesPyTorch_Fixture(string name) =>
+        OpFixture.CheckF32AndF64("norm/" + name, Tol,
+            (f, x) => [Ops.LayerNorm(x["x"], x.GetValueOrDefault("weight"), x.GetValueOrDefault("bias"), f.Double("eps"))]);
 
     [Theory]
     [MemberData(nameof(BatchNormCases))]
-    public void BatchNorm_MatchesPyTorch_FixtureWithRunningStats(string name)
-    {
-        foreach (var dtype in new[] { DType.F32, DType.F64 })
-            Check("norm/" + name, dtype,
-                (x, p) => Ops.BatchNorm(x["x"], x["weight"], x["bias"], x["running_mean"], x["running_var"],
-                    p.GetProperty("training").GetBoolean(), p.GetProperty("momentum").GetDouble(), p.GetProperty("eps").GetDouble()),
-                (f, x, rtol, atol) =>
-                {
-                    // out.1, out.2: the running statistics after the call (unchanged in eval mode).
-                    f.AssertClose("out.1", x["running_mean"].ToArray<double>(), rtol, atol);
-                    f.AssertClose("out.2", x["running_var"].ToArray<double>(), rtol, atol);
-                });
-    }
+    public void BatchNorm_MatchesPyTorch_FixtureWithRunningStats(string name) =>
+        OpFixture.CheckF32AndF64("norm/" + name, Tol, (f, x) =>
+        {
+            var y = Ops.BatchNorm(x["x"], x["weight"], x["bias"], x["running_mean"], x["running_var"],
+                f.Bool("training"), f.Double("momentum"), f.Double("eps"));
+            // out.1, out.2: the running statistics after the call (updated in place; unchanged in eval mode).
+            return [y, x["running_mean"], x["running_var"]];
+        });
 
     [Theory]
     [MemberData(nameof(GroupNormCases))]
-    public void GroupNorm_MatchesPyTorch_Fixture(string name)
-    {
-        foreach (var dtype in new[] { DType.F32, DType.F64 })
-            Check("norm/" + name, dtype, (x, p) => Ops.GroupNorm(x["x"], p.GetProperty("groups").GetInt32(), x["weight"], x["bias"], p.GetProperty("eps").GetDouble()));
-    }
+    public void GroupNorm_MatchesPyTorch_Fixture(string name) =>
+        OpFixture.CheckF32AndF64("norm/" + name, Tol,
+            (f, x) => [Ops.GroupNorm(x["x"], f.Int("groups"), x["weight"], x["bias"], f.Double("eps"))]);
 
     [Theory]
     [MemberData(nameof(SoftmaxCases))]
     public void Softmax_MatchesPyTorch_Fixture(string name)
     {
         bool log = name.StartsWith("log_", StringComparison.Ordinal);
-        foreach (var dtype in new[] { DType.F32, DType.F64 })
-            Check("norm/" + name, dtype, (x, p) => log ? Ops.LogSoftmax(x["x"], p.GetProperty("dim").GetInt32()) : Ops.Softmax(x["x"], p.GetProperty("dim").GetInt32()));
+        OpFixture.CheckF32AndF64("norm/" + name, Tol,
+            (f, x) => [log ? Ops.LogSoftmax(x["x"], f.Int("dim")) : Ops.Softmax(x["x"], f.Int("dim"))]);
     }
 }

@@ -6,12 +6,10 @@ namespace Ascan.Core.Tests;
 
 public sealed class SafetensorsFixtureTests
 {
-    private static string FixturePath(string name) => Path.Combine(AppContext.BaseDirectory, "fixtures", name + ".safetensors");
-
     [Fact]
     public void Safetensors_ReadsPythonWrittenFile_KnownValues()
     {
-        var file = SafetensorsFile.Open(FixturePath("io/known_values"));
+        var file = SafetensorsFile.Open(OpFixture.PathOf("io/known_values"));
         Assert.Equal(0, (8 + file.HeaderLength) % 8);
         Assert.Equal("hand-written values", file.Metadata["note"]);
         Assert.Equal("known_values", file.Metadata["case"]);
@@ -45,14 +43,14 @@ public sealed class SafetensorsFixtureTests
     public void Safetensors_RewriteOfPythonFile_ReadsBackEqual()
     {
         // Our writer and the Python writer agree on layout: copy every float tensor through ours and compare.
-        var source = SafetensorsFile.Open(FixturePath("io/matmul"));
+        var source = SafetensorsFile.Open(OpFixture.PathOf("io/matmul"));
         string path = Path.Combine(Path.GetTempPath(), $"ascan-rewrite-{Guid.NewGuid():N}.safetensors");
         try
         {
             SafetensorsFile.Write(path,
                 source.Names.Select(n => SafetensorsTensor.FromDouble(n, source[n].Shape, source.ReadDouble(n), source[n].DType)),
                 source.Metadata.ToDictionary());
-            Assert.Equal(File.ReadAllBytes(FixturePath("io/matmul")), File.ReadAllBytes(path));
+            Assert.Equal(File.ReadAllBytes(OpFixture.PathOf("io/matmul")), File.ReadAllBytes(path));
         }
         finally
         {

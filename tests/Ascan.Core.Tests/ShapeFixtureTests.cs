@@ -1,49 +1,44 @@
 // Shape and index ops against PyTorch fixtures (tests/fixtures/shape).
-using System.Text.Json;
 using Ascan.Core;
 
 namespace Ascan.Core.Tests;
 
 public class ShapeFixtureTests
 {
-    public static IEnumerable<object[]> Shape() => FixtureRunner.Cases("shape");
+    public static TheoryData<string, DType> Shape => OpFixture.CasesF32AndF64("shape");
 
     [Theory, MemberData(nameof(Shape))]
-    public void Shape_MatchesPyTorch_ForwardAndBackward(string name, string dtype)
-    {
-        var fx = FixtureFile.Load("shape/" + name);
-        FixtureRunner.Check(fx, Enum.Parse<DType>(dtype), t => Apply(fx, t));
-    }
+    public void Shape_MatchesPyTorch_ForwardAndBackward(string name, DType dtype) =>
+        OpFixture.Check("shape/" + name, dtype, FixtureTolerance.Standard(dtype), Apply);
 
-    private static Tensor[] Apply(FixtureFile fx, IReadOnlyDictionary<string, Tensor> t)
+    private static Tensor[] Apply(FixtureFile f, IReadOnlyDictionary<string, Tensor> t)
     {
-        int[] Ints(string key) => fx.Params.GetProperty(key).EnumerateArray().Select(e => e.GetInt32()).ToArray();
-        switch (fx.Op)
+        switch (f.Op)
         {
             case "Cat":
-                return new[] { Ops.Cat(t.OrderBy(kv => kv.Key).Select(kv => kv.Value).ToList(), fx.Int("dim")) };
+                return [Ops.Cat(t.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Value).ToList(), f.Int("dim"))];
             case "Split":
-                return Ops.Split(t["x"], Ints("sizes"), fx.Int("dim"));
+                return Ops.Split(t["x"], f.Ints("sizes"), f.Int("dim"));
             case "Chunk":
-                return Ops.Chunk(t["x"], fx.Int("chunks"), fx.Int("dim"));
+                return Ops.Chunk(t["x"], f.Int("chunks"), f.Int("dim"));
             case "Pad":
-                var mode = fx.Params.GetProperty("mode").GetString() switch { "reflect" => PadMode.Reflect, "replicate" => PadMode.Replicate, _ => PadMode.Constant };
-                return new[] { Ops.Pad(t["x"], Ints("pads"), fx.Params.GetProperty("value").GetDouble(), mode) };
+                var mode = f.Params.GetProperty("mode").GetString() switch { "reflect" => PadMode.Reflect, "replicate" => PadMode.Replicate, _ => PadMode.Constant };
+                return [Ops.Pad(t["x"], f.Ints("pads"), f.Double("value"), mode)];
             case "IndexSelect":
-                return new[] { Ops.IndexSelect(t["x"], fx.Int("dim"), fx.Input("idx").ToInt32()) };
+                return [Ops.IndexSelect(t["x"], f.Int("dim"), f.Input("idx").ToInt32())];
             case "Gather":
             {
-                var idx = fx.Input("idx");
-                return new[] { Ops.Gather(t["x"], fx.Int("dim"), idx.ToInt32(), idx.Shape) };
+                var idx = f.Input("idx");
+                return [Ops.Gather(t["x"], f.Int("dim"), idx.ToInt32(), idx.Shape)];
             }
             case "Embedding":
             {
-                var ids = fx.Input("ids");
-                int? pad = fx.Params.TryGetProperty("padding_idx", out var p) ? p.GetInt32() : null;
-                return new[] { Ops.Embedding(t["weight"], ids.ToInt32(), ids.Shape, pad) };
+                var ids = f.Input("ids");
+                int? pad = f.Params.TryGetProperty("padding_idx", out var p) ? p.GetInt32() : null;
+                return [Ops.Embedding(t["weight"], ids.ToInt32(), ids.Shape, pad)];
             }
             default:
-                throw new NotSupportedException($"No op for fixture {fx.Name} ({fx.Op}).");
+                throw new NotSupportedException($"No op for fixture {f.Name} ({f.Op}).");
         }
     }
 }

@@ -6,24 +6,10 @@ namespace Ascan.Core.Tests;
 
 public class UnaryFixtureTests
 {
-    /// <summary>Every case under fixtures/&lt;family&gt;/ next to the test binaries.</summary>
-    internal static TheoryData<string> Cases(string family)
-    {
-        var data = new TheoryData<string>();
-        var dir = Path.Combine(AppContext.BaseDirectory, "fixtures", family);
-        foreach (var f in Directory.GetFiles(dir, "*.safetensors").OrderBy(f => f, StringComparer.Ordinal))
-            data.Add(family + "/" + Path.GetFileNameWithoutExtension(f));
-        return data;
-    }
+    public static TheoryData<string> Elementwise => OpFixture.Cases("elementwise");
 
-    public static TheoryData<string> Elementwise => Cases("elementwise");
-
-    internal static Tensor Leaf(FixtureTensor t, DType dtype)
-    {
-        var x = Tensor.FromArray(t.Data, t.Shape).To(dtype);
-        x.RequiresGrad = true;
-        return x;
-    }
+    private static readonly FixtureTolerance Tol32 = new(Out: new(1e-5, 1e-6), Grad: new(1e-4, 1e-5));
+    private static readonly FixtureTolerance Tol64 = new(new Tolerance(1e-12, 1e-14));
 
     private static double? Bound(JsonElement p, string name) =>
         p.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v.GetDouble() : null;
@@ -35,7 +21,7 @@ public class UnaryFixtureTests
         "log" => x.Log(),
         "sqrt" => x.Sqrt(),
         "abs" => x.Abs(),
-        "pow" => x.Pow(f.Params.GetProperty("exponent").GetDouble()),
+        "pow" => x.Pow(f.Double("exponent")),
         "clamp" => x.Clamp(Bound(f.Params, "min"), Bound(f.Params, "max")),
         "relu" => x.Relu(),
         "gelu" => x.Gelu(),
@@ -46,25 +32,10 @@ public class UnaryFixtureTests
     };
 
     [Theory, MemberData(nameof(Elementwise))]
-    public void Unary_MatchesPyTorch_Float32(string name)
-    {
-        var f = FixtureFile.Load(name);
-        var x = Leaf(f.Input("x"), DType.F32);
-        var y = Apply(f, x);
-        f.AssertShape("out", y.Shape);
-        f.AssertClose("out", y.ToArray<float>(), 1e-5, 1e-6);
-        y.Backward(Tensor.FromArray(f.GradOut.ToSingle(), f.GradOut.Shape));
-        f.AssertClose("grad.x", x.Grad!.ToArray<float>(), 1e-4, 1e-5);
-    }
+    public void Unary_MatchesPyTorch_Float32(string name) =>
+        OpFixture.Check("elementwise/" + name, DType.F32, Tol32, (f, x) => [Apply(f, x["x"])]);
 
     [Theory, MemberData(nameof(Elementwise))]
-    public void Unary_MatchesPyTorch_Float64(string name)
-    {
-        var f = FixtureFile.Load(name);
-        var x = Leaf(f.Input("x"), DType.F64);
-        var y = Apply(f, x);
-        f.AssertClose("out", y.ToArray<double>(), 1e-12, 1e-14);
-        y.Backward(Tensor.FromArray(f.GradOut.Data, f.GradOut.Shape));
-        f.AssertClose("grad.x", x.Grad!.ToArray<double>(), 1e-12, 1e-14);
-    }
+    public void Unary_MatchesPyTorch_Float64(string name) =>
+        OpFixture.Check("elementwise/" + name, DType.F64, Tol64, (f, x) => [Apply(f, x["x"])]);
 }

@@ -23,72 +23,47 @@ public class BaselineFixtureTests(ITestOutputHelper output)
     internal static ClassifierModel Build(FixtureFile f, DType dtype = DType.F32)
     {
         var p = ParamPath.Root(dtype, new Rng(7));
-        var a = f.Params;
-        int[] Ints(string name) => a.GetProperty(name).EnumerateArray().Select(e => e.GetInt32()).ToArray();
-        int Int(string name) => a.GetProperty(name).GetInt32();
         return f.Op switch
         {
             "resnet" => new ResNet(p, ResNetConfig.ResNet50 with
             {
-                StemWidth = Int("stem"), Planes = Ints("planes"), Layers = Ints("layers"), NumClasses = Int("num_classes"),
+                StemWidth = f.Int("stem"), Planes = f.Ints("planes"), Layers = f.Ints("layers"), NumClasses = f.Int("num_classes"),
             }),
             "convnext" => new ConvNeXt(p, ConvNeXtConfig.Tiny with
             {
-                Dims = Ints("dims"), Depths = Ints("depths"), NumClasses = Int("num_classes"), StochasticDepthProb = 0,
+                Dims = f.Ints("dims"), Depths = f.Ints("depths"), NumClasses = f.Int("num_classes"), StochasticDepthProb = 0,
             }),
             "vit" => new VisionTransformer(p, VisionTransformerConfig.B16 with
             {
-                ImageSize = Int("image_size"), PatchSize = Int("patch_size"), NumLayers = Int("num_layers"),
-                NumHeads = Int("num_heads"), HiddenDim = Int("hidden_dim"), MlpDim = Int("mlp_dim"), NumClasses = Int("num_classes"),
+                ImageSize = f.Int("image_size"), PatchSize = f.Int("patch_size"), NumLayers = f.Int("num_layers"),
+                NumHeads = f.Int("num_heads"), HiddenDim = f.Int("hidden_dim"), MlpDim = f.Int("mlp_dim"), NumClasses = f.Int("num_classes"),
             }),
             _ => throw new ArgumentException($"Fixture {f.Name}: unknown op '{f.Op}'."),
         };
     }
 
-    internal static Dictionary<string, Tensor> StateOf(FixtureFile f, DType dtype) =>
-        f.State.ToDictionary(kv => kv.Key, kv => ToTensor(kv.Value, dtype));
-
-    internal static Tensor ToTensor(FixtureTensor t, DType dtype) =>
-        dtype == DType.F32 ? Tensor.FromArray(t.ToSingle(), t.Shape) : Tensor.FromArray((double[])t.Data.Clone(), t.Shape);
-
-    /// <summary>Passes when max |actual − expected| ≤ rel · max |expected| over the whole tensor.</summary>
-    private double AssertRelative(FixtureFile f, string name, Tensor actual, double rel)
-    {
-        var expected = f.Get(name);
-        f.AssertShape(name, actual.Shape);
-        double scale = expected.Data.Max(Math.Abs);
-        Assert.True(scale > 0, $"{f.Name}: {name} is all zeros, so it proves nothing.");
-        var a = actual.DType == DType.F32 ? Array.ConvertAll(actual.ToArray<float>(), v => (double)v) : actual.ToArray<double>();
-        f.AssertClose(name, expected.Data, a, rtol: 0, atol: rel * scale);
-        double worst = 0;
-        for (int i = 0; i < a.Length; i++) worst = Math.Max(worst, Math.Abs(a[i] - expected.Data[i]));
-        return worst / scale;
-    }
-
-    /// <summary>Strict load, forward in the fixture's mode, logits; then backward with gout and every parameter's gradient.</summary>
+    /// <summary>
+    /// Strict load, forward in the fixture's mode and logits; then (when the fixture has gradients) backward with gout
+    /// and every parameter's gradient. Each compared tensor must be non-zero, or it proves nothing.
+    /// </summary>
     private void Check(string fixture, bool train, DType dtype, bool grads = true)
     {
-        var f = FixtureFile.Load(fixture);
-        var model = Build(f, dtype);
-        var report = model.LoadStateDict(StateOf(f, dtype), strict: true);
-        Assert.Equal(model.StateDict().Count, report.Loaded.Count);
-        model.Train(train);
-        var x = ToTensor(f.Input("x"), dtype);
-        var logits = model.Forward(x);
         double rel = dtype == DType.F32 ? Rel32 : Rel64;
-        output.WriteLine($"{fixture} {dtype}: logits max error / max |logit| = {AssertRelative(f, "out", logits, rel):G3}");
-        if (!grads) return;
-        Assert.NotEmpty(f.StateGrads);
-        Autograd.Backward(logits, ToTensor(f.GradOut, dtype));
-        var parameters = model.NamedParameters().ToDictionary(p => p.Name, p => p.Value);
-        Assert.Equal(parameters.Keys.Order(), f.StateGrads.Keys.Order());
-        double worstGrad = 0;
-        foreach (var (key, _) in f.StateGrads)
+        var compared = OpFixture.CheckModule(fixture, dtype, new(new Tolerance(Rtol: 0, Atol: 0, OfMax: rel)), (f, x) =>
         {
-            var g = parameters[key].Grad ?? throw new Xunit.Sdk.XunitException($"{fixture}: {key} got no gradient.");
-            worstGrad = Math.Max(worstGrad, AssertRelative(f, "grad.param." + key, g, rel));
-        }
-        output.WriteLine($"{fixture} {dtype}: {f.StateGrads.Count} parameter gradients, worst max error / max |grad| = {worstGrad:G3}");
+            var model = Build(f, dtype);
+            var report = model.LoadStateDict(f.StateTensors(dtype), strict: true);
+            Assert.Equal(model.StateDict().Count, report.Loaded.Count);
+            model.Train(train);
+            return ([model.Forward(x["x"])], model.NamedParameters());
+        });
+        foreach (var c in compared)
+            Assert.True(c.MaxExpected > 0, $"{fixture}: {c.Name} is all zeros, so it proves nothing.");
+        output.WriteLine($"{fixture} {dtype}: logits max error / max |logit| = {compared.Single(c => c.Name == "out").Relative:G3}");
+        var paramGrads = compared.Where(c => c.Name.StartsWith("grad.param.", StringComparison.Ordinal)).ToList();
+        Assert.Equal(grads, paramGrads.Count > 0);
+        if (grads)
+            output.WriteLine($"{fixture} {dtype}: {paramGrads.Count} parameter gradients, worst max error / max |grad| = {paramGrads.Max(c => c.Relative):G3}");
     }
 
     [Fact]
@@ -121,10 +96,10 @@ public class BaselineFixtureTests(ITestOutputHelper output)
         // BN in train mode normalises with batch statistics and moves the running ones; eval then uses the new values.
         var f = FixtureFile.Load("torchvision/resnet_reduced_train");
         var model = Build(f);
-        model.LoadStateDict(StateOf(f, DType.F32));
+        model.LoadStateDict(f.StateTensors(DType.F32));
         var before = model.StateDict()["bn1.running_mean"].ToArray<float>();
         model.Train();
-        using (Autograd.NoGrad()) model.Forward(ToTensor(f.Input("x"), DType.F32));
+        using (Autograd.NoGrad()) model.Forward(f.Input("x").ToTensor(DType.F32));
         var after = model.StateDict()["bn1.running_mean"].ToArray<float>();
         Assert.NotEqual(before, after);
     }

@@ -58,9 +58,25 @@ public class ModelSweepTests
     /// Train-mode forward at the sweep size and a backward of L = Σ logits·R (fixed random R: a plain sum would
     /// hide a wrong softmax backward). Returns the MACs of the forward.
     /// </summary>
+    /// <summary>
+    /// A parameter initialised to all zeros (torchvision's ViT head) blocks every gradient upstream of it at
+    /// step 0; give such tensors small random values so the check sees the gradient flow a trained model has.
+    /// </summary>
+    private static void RedrawZeroParameters(ClassifierModel model)
+    {
+        var rng = new Rng(3);
+        foreach (var (_, p) in model.NamedParameters())
+        {
+            var v = p.Span<float>();
+            if (v.Length == 0 || v.ContainsAnyExcept(0f)) continue;
+            for (int i = 0; i < v.Length; i++) v[i] = (float)(0.02 * rng.NextNormal());
+        }
+    }
+
     private static long RunAndCheck(string name, ClassifierModel model, int classes)
     {
         model.Train();
+        RedrawZeroParameters(model);
         var x = Tensor.Randn(new Rng(7), DType.F32, Batch, 3, Size, Size);
         Tensor logits;
         long macs;

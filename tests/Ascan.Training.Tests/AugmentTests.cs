@@ -30,6 +30,7 @@ public class AugmentTests
         Assert.Throws<ArgumentException>(() => RandAugment.Parse("augmix-m5"));
         Assert.Contains("x5", Assert.Throws<ArgumentException>(() => RandAugment.Parse("rand-m9-x5")).Message);
         Assert.Throws<ArgumentException>(() => RandAugment.Parse("rand-m9-w1"));
+        Assert.Throws<ArgumentException>(() => RandAugment.Parse("rand-m9-n14-w0"));
     }
 
     [Fact]
@@ -96,6 +97,29 @@ public class AugmentTests
         Assert.All(h0.Data, v => Assert.Equal(77, v));
     }
 
+    public static IEnumerable<object[]> OpCases() => DataTestFiles.Cases("op-");
+
+    [Theory]
+    [MemberData(nameof(OpCases))]
+    public void ImageOps_MatchTorchvisionUint8Ops(ImageCase c)
+    {
+        var src = new Image(c.Width, c.Height, 3, File.ReadAllBytes(DataTestFiles.ImagePath(c.File)));
+        var got = c.Kind["op-".Length..] switch
+        {
+            "Equalize" => ImageOps.Equalize(src),
+            "Posterize" => ImageOps.Posterize(src, (int)c.Arg),
+            "Solarize" => ImageOps.Solarize(src, (int)c.Arg),
+            "Invert" => ImageOps.Invert(src),
+            "AutoContrast" => ImageOps.AutoContrast(src),
+            "Contrast" => ImageOps.Contrast(src, c.Arg),
+            "Color" => ImageOps.Color(src, c.Arg),
+            "Brightness" => ImageOps.Brightness(src, c.Arg),
+            "Sharpness" => ImageOps.Sharpness(src, c.Arg),
+            var k => throw new InvalidOperationException($"no op for {k}"),
+        };
+        DataTestFiles.AssertPixelsClose(File.ReadAllBytes(DataTestFiles.ImagePath(c.Expected)), got.Data, c.Tolerance, c.MeanTolerance, c.ToString());
+    }
+
     private static TransformConfig Config(int size, string? aa = null, double re = 0) => new()
     {
         Size = size, AutoAugment = aa, ReProb = re, Mean = [0.5, 0.5, 0.5], Std = [0.25, 0.25, 0.25], CropFraction = 0.875,
@@ -127,6 +151,20 @@ public class AugmentTests
         var gray = DataTestFiles.RandomImage(w, h, 1, 3);
         new EvalTransform(Config(8)).Apply(gray, new Rng(0), new float[3 * 64]);
         new TrainTransform(Config(8)).Apply(DataTestFiles.RandomImage(w, h, 4, 3), new Rng(0), new float[3 * 64]);
+    }
+
+    [Fact]
+    public void TrainTransform_WithoutRandomness_IsPlainNormalisation()
+    {
+        // Full-image crop at ratio 1, no flip, no jitter, same size: the output is the normalised input.
+        var img = DataTestFiles.RandomImage(20, 20, 3, 6);
+        var cfg = Config(20) with { ScaleMin = 1, ScaleMax = 1, RatioMin = 1, RatioMax = 1, HFlip = 0, ColorJitter = 0 };
+        var got = new float[3 * 400];
+        new TrainTransform(cfg).Apply(img, new Rng(2), got);
+        var want = new float[3 * 400];
+        img.ToNormalizedChw(want, cfg.Mean, cfg.Std);
+        Assert.Equal(want, got);
+        Assert.Equal((img[3, 5, 1] / 255f - 0.5f) / 0.25f, got[400 + 5 * 20 + 3], 5);
     }
 
     [Fact]

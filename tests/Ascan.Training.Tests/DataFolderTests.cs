@@ -62,6 +62,20 @@ public class DataFolderTests
     }
 
     [Fact]
+    public void Datasets_Open_DetectsCifarOrImageFolder()
+    {
+        using var tmp = new DataTestFiles.TempDir();
+        WriteImage(tmp["folder/train/x/1.png"], 1);
+        WriteImage(tmp["folder/val/x/1.png"], 2);
+        Assert.IsType<ImageFolderDataset>(Datasets.Open(tmp["folder"], "val"));
+        Directory.CreateDirectory(tmp["cifar"]);
+        File.WriteAllBytes(tmp["cifar/test_batch.bin"], new byte[3073]);
+        var c = Assert.IsType<CifarDataset>(Datasets.Open(tmp["cifar"], "val"));
+        Assert.Equal(1, c.Count);
+        Assert.Throws<ArgumentException>(() => Datasets.Open(tmp["folder"], "test"));
+    }
+
+    [Fact]
     public void ClassMap_ReadsJsonForms()
     {
         using var tmp = new DataTestFiles.TempDir();

@@ -6,9 +6,10 @@ namespace Ascan.Training.Tests;
 
 /// <summary>One decoded-pixels expectation from tests/fixtures/images/manifest.json (written by make_images.py).</summary>
 public sealed record ImageCase(string File, string Kind, int Width, int Height, int Channels, string Expected,
-                               int Tolerance, double MeanTolerance, string Note, int OutWidth, int OutHeight)
+                               int Tolerance, double MeanTolerance, string Note, int OutWidth, int OutHeight, double Arg)
 {
-    public override string ToString() => Kind.StartsWith("resize") ? $"{Kind} {OutWidth}x{OutHeight}" : File;
+    public override string ToString() =>
+        Kind.StartsWith("resize") ? $"{Kind} {OutWidth}x{OutHeight}" : Kind.StartsWith("op-") ? $"{Kind}({Arg})" : File;
 }
 
 public static class DataTestFiles
@@ -37,7 +38,8 @@ public static class DataTestFiles
             e.GetProperty("height").GetInt32(), e.GetProperty("channels").GetInt32(), e.GetProperty("expected").GetString()!,
             e.GetProperty("tolerance").GetInt32(), e.GetProperty("mean_tolerance").GetDouble(), e.GetProperty("note").GetString()!,
             e.TryGetProperty("out_width", out var ow) ? ow.GetInt32() : 0,
-            e.TryGetProperty("out_height", out var oh) ? oh.GetInt32() : 0)).ToList();
+            e.TryGetProperty("out_height", out var oh) ? oh.GetInt32() : 0,
+            e.TryGetProperty("arg", out var arg) ? arg.GetDouble() : 0)).ToList();
     }
 
     public static IEnumerable<object[]> Cases(string kindPrefix) =>

@@ -35,6 +35,20 @@ public class JpegTests
     }
 
     [Fact]
+    public void Jpeg_Cmyk_DecodesToRgb()
+    {
+        // Inverted (Adobe) CMYK: C = 255 − cyan ink, K = 255 − black ink. No black ink and C = 200 → R ≈ 200.
+        var cmyk = Image.Solid(16, 16, [200, 120, 40, 255]);
+        var rgb = Jpeg.Decode(Jpeg.EncodeCmyk(cmyk), "cmyk.jpg");
+        Assert.Equal(3, rgb.Channels);
+        Assert.InRange(rgb[8, 8, 0], 197, 203);
+        Assert.InRange(rgb[8, 8, 1], 117, 123);
+        Assert.InRange(rgb[8, 8, 2], 37, 43);
+        var half = Jpeg.Decode(Jpeg.EncodeCmyk(Image.Solid(16, 16, [200, 120, 40, 128])));
+        Assert.InRange(half[8, 8, 0], 97, 104);                 // 200 · 128 / 255
+    }
+
+    [Fact]
     public void Jpeg_Truncated_ThrowsNamingTheFile()
     {
         using var tmp = new DataTestFiles.TempDir();

@@ -13,7 +13,8 @@ internal static class KernelBench
     /// <summary>A named benchmark: Prepare allocates and fills its buffers once and returns the timed action.</summary>
     private sealed record Case(string Name, double Flops, Func<Action> Prepare);
 
-    private sealed record Result(string Name, int Threads, double Gflops, double PeakGflops);
+    /// <summary>One measurement: compute-bound kernels report GFLOP/s, memory-bound element-wise kernels GB/s.</summary>
+    private sealed record Result(string Name, int Threads, double Gflops, double PeakGflops, double? GBps = null);
 
     private static readonly int[] _threadCounts = [1, 2];
 
@@ -34,7 +35,6 @@ internal static class KernelBench
             ConvCase("conv2d 16x56x56 64->256 3x3 p1", new Conv2dGeometry(16, 56, 56, 64, 256, 3, 3, 1, 1, 1, 1)),
             GemmCase("gemm 1024^3 subnormal A", 1024, 1024, 1024, subnormalA: true),
         };
-        // Element-wise kernels (GB/s) are added here once the Elementwise API exists.
         return cases;
     }
 
@@ -61,6 +61,11 @@ internal static class KernelBench
                     results.Add(new Result(c.Name, t, c.Flops / seconds / 1e9, peak[t]));
                     if (!json) Console.Error.Write('.');
                 }
+            }
+            foreach (var (name, threads, gbps) in ElementwiseBench.Run())
+            {
+                results.Add(new Result(name, threads, double.NaN, peak.GetValueOrDefault(threads, double.NaN), gbps));
+                if (!json) Console.Error.Write('.');
             }
         }
         finally
@@ -167,8 +172,12 @@ internal static class KernelBench
     {
         Console.Error.WriteLine();
         Console.WriteLine($"{"kernel",-34} {"threads",7} {"GFLOP/s",9} {"% peak",7}");
-        foreach (var r in results)
+        foreach (var r in results.Where(r => r.GBps == null))
             Console.WriteLine($"{r.Name,-34} {r.Threads,7} {r.Gflops,9:F1} {100 * r.Gflops / r.PeakGflops,6:F1}%");
+        Console.WriteLine();
+        Console.WriteLine($"{"element-wise kernel (16M floats)",-34} {"threads",7} {"GB/s",9}");
+        foreach (var r in results.Where(r => r.GBps != null))
+            Console.WriteLine($"{r.Name,-34} {r.Threads,7} {r.GBps,9:F1}");
         foreach (int t in _threadCounts)
         {
             var normal = results.Find(r => r.Name == "gemm 1024^3" && r.Threads == t);
@@ -188,8 +197,11 @@ internal static class KernelBench
         {
             var r = results[i];
             if (i > 0) sb.Append(',');
+            // Element-wise rows carry "gbps" and a null "gflops": they are memory-bound, FLOPs say nothing.
+            string gflops = r.GBps == null ? r.Gflops.ToString("F2", CultureInfo.InvariantCulture) : "null";
+            string gbps = r.GBps == null ? "" : string.Create(CultureInfo.InvariantCulture, $",\"gbps\":{r.GBps:F2}");
             sb.Append(CultureInfo.InvariantCulture,
-                $"{{\"name\":\"{r.Name}\",\"threads\":{r.Threads},\"gflops\":{r.Gflops:F2},\"peak_gflops\":{r.PeakGflops:F2}}}");
+                $"{{\"name\":\"{r.Name}\",\"threads\":{r.Threads},\"gflops\":{gflops},\"peak_gflops\":{r.PeakGflops:F2}{gbps}}}");
         }
         sb.Append(']');
         Console.WriteLine(sb.ToString());

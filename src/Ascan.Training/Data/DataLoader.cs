@@ -124,7 +124,8 @@ public sealed class DataLoader : IBatchSource
             int i = order[start + k];
             Imaging.Image img;
             try { img = _dataset.Load(i); }
-            catch (Exception e) when (e is not OutOfMemoryException)
+            // A missing libturbojpeg is not a bad file: let its install hint reach the user instead of skipping every JPEG.
+            catch (Exception e) when (e is not (OutOfMemoryException or DllNotFoundException))
             {
                 ReportSkip(i, e);
                 continue;

@@ -11,7 +11,8 @@ namespace Ascan.Training.Imaging;
 public static partial class Jpeg
 {
     private const string Library = "libturbojpeg.so.0";
-    private const int PixelFormatRgb = 0, PixelFormatGray = 6;       // TJPF_RGB, TJPF_GRAY
+    private const int PixelFormatRgb = 0, PixelFormatGray = 6, PixelFormatCmyk = 11;   // TJPF_RGB, TJPF_GRAY, TJPF_CMYK
+    private const int ColorspaceCmyk = 3, ColorspaceYcck = 4;                           // TJCS_CMYK, TJCS_YCCK
     private const int ErrorFatal = 1;                                 // TJERR_FATAL (TJERR_WARNING = 0)
 
     /// <summary>Chroma subsampling for encoding (TJSAMP_*).</summary>
@@ -52,14 +53,17 @@ public static partial class Jpeg
         {
             fixed (byte* src = data)
             {
-                if (tjDecompressHeader3(handle, src, (nuint)data.Length, out int w, out int h, out _, out _) != 0)
+                if (tjDecompressHeader3(handle, src, (nuint)data.Length, out int w, out int h, out _, out int colorspace) != 0)
                     throw new ImageDecodeException(source, $"bad JPEG header: {ErrorString(handle)}");
                 if (w <= 0 || h <= 0 || (long)w * h > 1L << 28)
                     throw new ImageDecodeException(source, $"JPEG size {w}×{h} is empty or too large.");
-                var img = new Image(w, h, 3);
+                // libjpeg cannot convert CMYK to RGB itself: decode the four channels and convert below.
+                bool cmyk = colorspace is ColorspaceCmyk or ColorspaceYcck;
+                int bpp = cmyk ? 4 : 3;
+                var img = new Image(w, h, bpp);
                 fixed (byte* dst = img.Data)
                 {
-                    if (tjDecompress2(handle, src, (nuint)data.Length, dst, w, w * 3, h, PixelFormatRgb, 0) != 0)
+                    if (tjDecompress2(handle, src, (nuint)data.Length, dst, w, w * bpp, h, cmyk ? PixelFormatCmyk : PixelFormatRgb, 0) != 0)
                     {
                         // Warnings (extraneous bytes, …) still give a full image, as PIL accepts; a truncated stream
                         // ("Premature end of JPEG file") would leave grey rows, so it counts as corrupt like in PIL.
@@ -68,13 +72,32 @@ public static partial class Jpeg
                             throw new ImageDecodeException(source, $"JPEG decoding failed: {msg}");
                     }
                 }
-                return img;
+                return cmyk ? CmykToRgb(img) : img;
             }
         }
         finally
         {
             tjDestroy(handle);
         }
+    }
+
+    /// <summary>
+    /// CMYK as stored by Adobe applications (inverted: 255 = no ink, which is what CMYK JPEGs in the wild hold) to
+    /// RGB: R = C·K / 255 and so on, what PIL gives for such files.
+    /// </summary>
+    // ASSUMPTION: every CMYK/YCCK JPEG is Adobe-inverted; non-inverted CMYK JPEGs are vanishingly rare.
+    private static Image CmykToRgb(Image cmyk)
+    {
+        var o = new Image(cmyk.Width, cmyk.Height, 3);
+        var s = cmyk.Data; var d = o.Data;
+        for (int i = 0, j = 0; i < s.Length; i += 4, j += 3)
+        {
+            int k = s[i + 3];
+            d[j] = (byte)((s[i] * k + 127) / 255);
+            d[j + 1] = (byte)((s[i + 1] * k + 127) / 255);
+            d[j + 2] = (byte)((s[i + 2] * k + 127) / 255);
+        }
+        return o;
     }
 
     /// <summary>Encodes a gray (1 channel) or RGB (3; alpha of 2/4-channel images is dropped) image.</summary>
@@ -96,6 +119,28 @@ public static partial class Jpeg
                                 &buf, &size, gray ? (int)Subsampling.Gray : (int)subsampling, quality, 0) != 0)
                     throw new InvalidOperationException($"JPEG encoding failed: {ErrorString(handle)}");
             }
+            return new ReadOnlySpan<byte>(buf, checked((int)size)).ToArray();
+        }
+        finally
+        {
+            if (buf != null) tjFree(buf);
+            tjDestroy(handle);
+        }
+    }
+
+    /// <summary>Encodes 4-channel bytes as a CMYK JPEG (for tests of the CMYK decode path); channels are stored as given.</summary>
+    internal static unsafe byte[] EncodeCmyk(Image cmyk, int quality = 95)
+    {
+        if (cmyk.Channels != 4) throw new ArgumentException("EncodeCmyk needs a 4-channel image.");
+        EnsureLibrary();
+        nint handle = tjInitCompress();
+        byte* buf = null;
+        try
+        {
+            nuint size = 0;
+            fixed (byte* p = cmyk.Data)
+                if (tjCompress2(handle, p, cmyk.Width, cmyk.Stride, cmyk.Height, PixelFormatCmyk, &buf, &size, (int)Subsampling.S444, quality, 0) != 0)
+                    throw new InvalidOperationException($"CMYK JPEG encoding failed: {ErrorString(handle)}");
             return new ReadOnlySpan<byte>(buf, checked((int)size)).ToArray();
         }
         finally

@@ -89,6 +89,10 @@ public static class Png
         long rawLength = 0;
         foreach (var (pw, ph) in Passes(h)) if (pw > 0 && ph > 0) rawLength += ph * (1 + h.RowBytes(pw));
         if (rawLength > int.MaxValue) throw new ImageDecodeException(source, $"PNG {h.Width}×{h.Height} is too large.");
+        // Deflate cannot expand more than ~1032:1, so a header promising more than that is corrupt; checking before
+        // allocating keeps one bad file from asking for gigabytes.
+        if (rawLength > idat.Length * 1100 + 1024)
+            throw new ImageDecodeException(source, $"PNG image data is truncated ({idat.Length} compressed bytes cannot hold a {h.Width}×{h.Height} image).");
         var raw = new byte[rawLength];
         idat.Position = 0;
         try

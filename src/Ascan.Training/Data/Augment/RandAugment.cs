@@ -118,6 +118,9 @@ public sealed class RandAugment
             weights = ops.Select(o => ChoiceWeights0.GetValueOrDefault(o, 0)).ToArray();
             double sum = weights.Sum();
             for (int i = 0; i < weights.Length; i++) weights[i] /= sum;
+            // Weighted choice is without replacement (as numpy's), so it cannot pick more ops than have weight.
+            if (layers > weights.Count(x => x > 0))
+                throw new ArgumentException($"RandAugment config '{config}': n{layers} is more than the {weights.Count(x => x > 0)} ops weight set w0 can choose without replacement.");
         }
         return new RandAugment(config, magnitude, layers, mstd, mmax, prob, ops, weights, hparams);
     }
