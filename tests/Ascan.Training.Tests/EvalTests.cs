@@ -2,6 +2,9 @@
 using System.Text.Json;
 using Ascan.Core;
 using Ascan.Nn;
+using Ascan.Models;
+using Ascan.Nn.Serialization;
+using Ascan.Training.Data;
 using Ascan.Training.Eval;
 
 namespace Ascan.Training.Tests;
@@ -65,5 +68,30 @@ public class EvalTests
     {
         Assert.Equal([2, 0, 1], TopK.Indices([0.5f, 0.1f, 0.9f, 0.1f], 3));
         Assert.Equal(1, TopK.Rank([0.5f, 0.5f, 0.1f], 1)); // tie with a lower index counts ahead
+    }
+
+    [Fact]
+    public void ModelLoader_PlainWeights_TakesClassesFromTheMapBesideThem()
+    {
+        using var dir = new TempDir();
+        var m = ModelRegistry.Create("ascan_nano", new ModelOptions { NumClasses = 3, Seed = 4 });
+        SafetensorsState.SaveModule(m, dir.File("w.safetensors"));
+
+        // Without a class map the head's width gives the class count.
+        var loaded = ModelLoader.Load("ascan_nano", dir.File("w.safetensors"), imageSize: 32);
+        Assert.Equal(3, loaded.Model.NumClasses);
+        Assert.Equal(["class_0", "class_1", "class_2"], loaded.ClassNames);
+        Assert.Equal(32, loaded.ImageSize);
+        Assert.False(loaded.Model.Training);
+        Assert.Equal(m.StateDict()["head.weight"].ToArray<float>(), loaded.Model.StateDict()["head.weight"].ToArray<float>());
+
+        ClassMap.Write(dir.Path, ["cat", "dog", "emu"]);
+        Assert.Equal(["cat", "dog", "emu"], ModelLoader.Load("ascan_nano", dir.File("w.safetensors")).ClassNames);
+
+        var e = Assert.Throws<ArgumentException>(() => ModelLoader.Load(null, dir.File("w.safetensors")));
+        Assert.Contains("--model", e.Message);
+        ClassMap.Write(dir.Path, ["cat", "dog"]);
+        var mismatch = Assert.Throws<InvalidDataException>(() => ModelLoader.Load("ascan_nano", dir.File("w.safetensors")));
+        Assert.Contains("w.safetensors", mismatch.Message);
     }
 }
