@@ -18,9 +18,11 @@ public sealed record ProfileEntry(string Name, long Count, double SelfSeconds, d
 /// (<c>using var _ = Profiler.Scope("Conv2d");</c>) and backward nodes in their Backward
 /// (<c>using var _ = Profiler.Backward(this);</c>, reported as "&lt;node name&gt;.backward"); callers may mark
 /// their own phases the same way. Nesting is tracked per thread: an op called inside another op (Reshape inside
-/// Matmul, Mul inside Dropout, AddInPlace inside a backward) is charged to itself, and only the rest is charged to
-/// the caller — <see cref="ProfileEntry.SelfSeconds"/>. Thin forwarders (Transpose → Permute, Squeeze → Reshape,
-/// the int overloads of Conv2d and the pools) have no scope of their own and show up as the op they call.
+/// Matmul, Mul inside Dropout) is charged to itself, and only the rest is charged to the caller —
+/// <see cref="ProfileEntry.SelfSeconds"/>. Ops that a backward node calls are named with
+/// <see cref="InsideBackwardSuffix"/> ("Mul (in backward)"), so forward and backward rows stay apart. Thin
+/// forwarders (Transpose → Permute, Squeeze → Reshape, the int overloads of Conv2d and the pools) have no scope of
+/// their own and show up as the op they call; Contiguous is only recorded when it copies.
 /// </summary>
 /// <remarks>
 /// Disabled (the default) a scope costs one static bool test and an empty struct: no clock read, no allocation.
@@ -36,6 +38,10 @@ public static class Profiler
     private static readonly List<ThreadState> _threads = new();
 
     [ThreadStatic] private static ThreadState? _state;
+
+    /// <summary>Appended to the name of an op that runs inside a backward node ("AddInPlace (in backward)"), so the
+    /// backward pass's share is complete and the op's forward row stays forward-only.</summary>
+    public const string InsideBackwardSuffix = " (in backward)";
 
     /// <summary>Whether scopes are being recorded.</summary>
     public static bool IsEnabled => _enabled;
@@ -55,22 +61,27 @@ public static class Profiler
 
     /// <summary>Opens a scope named <paramref name="name"/> (pass a constant string: it is the table key); close it with Dispose.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ProfileScope Scope(string name) => _enabled ? Enter(name) : default;
+    public static ProfileScope Scope(string name) => _enabled ? Enter(name, backward: false) : default;
 
     /// <summary>Opens the scope "&lt;node.Name&gt;.backward" for a backward node.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ProfileScope Backward(Node node) => _enabled ? Enter(BackwardName(node.Name)) : default;
+    public static ProfileScope Backward(Node node) => _enabled ? Enter(BackwardName(node.Name), backward: true) : default;
 
-    /// <summary>Everything recorded since the last <see cref="Start"/>/<see cref="Reset"/>, all threads merged, by self time (largest first).</summary>
-    public static IReadOnlyList<ProfileEntry> Snapshot()
+    /// <summary>
+    /// Everything recorded since the last <see cref="Start"/>/<see cref="Reset"/>, by self time (largest first):
+    /// all threads merged, or only the calling thread's scopes with <paramref name="currentThreadOnly"/>.
+    /// </summary>
+    public static IReadOnlyList<ProfileEntry> Snapshot(bool currentThreadOnly = false)
     {
         var merged = new Dictionary<string, (long Count, long Self, long Total)>(StringComparer.Ordinal);
         int generation = Volatile.Read(ref _generation);
+        var current = _state;
         lock (_threads)
         {
             foreach (var t in _threads)
             {
                 if (t.Generation != generation) continue; // recorded before the last reset
+                if (currentThreadOnly && t != current) continue;
                 foreach (var (name, s) in t.Stats)
                 {
                     merged.TryGetValue(name, out var m);
@@ -96,7 +107,7 @@ public static class Profiler
         }
     }
 
-    private static ProfileScope Enter(string name)
+    private static ProfileScope Enter(string name, bool backward)
     {
         var state = _state;
         if (state == null)
@@ -110,7 +121,7 @@ public static class Profiler
             lock (_threads) state.Stats.Clear(); // Snapshot may be reading it
             state.Generation = generation;
         }
-        state.Push(name);
+        state.Push(name, backward);
         return new ProfileScope(state);
     }
 
@@ -125,23 +136,31 @@ public static class Profiler
     {
         public Stat Stat;
         public long Start, Children;
+        public bool Backward;
     }
 
     internal sealed class ThreadState
     {
         public readonly Dictionary<string, Stat> Stats = new(StringComparer.Ordinal);
         public int Generation = -1;
+        private readonly Dictionary<string, string> _insideBackward = new(StringComparer.Ordinal);
         private Frame[] _stack = new Frame[32];
-        private int _depth;
+        private int _depth, _backwardDepth;
 
-        public void Push(string name)
+        public void Push(string name, bool backward)
         {
+            if (backward) _backwardDepth++;
+            else if (_backwardDepth > 0)
+            {
+                if (!_insideBackward.TryGetValue(name, out var inside)) _insideBackward[name] = inside = name + InsideBackwardSuffix;
+                name = inside;
+            }
             if (!Stats.TryGetValue(name, out var stat))
                 lock (_threads) Stats[name] = stat = new Stat();
             if (_depth == _stack.Length) Array.Resize(ref _stack, _depth * 2);
             stat.Active++;
             // The clock is read last, so the bookkeeping above is charged to the caller rather than to the op.
-            _stack[_depth++] = new Frame { Stat = stat, Start = Stopwatch.GetTimestamp() };
+            _stack[_depth++] = new Frame { Stat = stat, Backward = backward, Start = Stopwatch.GetTimestamp() };
         }
 
         public void Pop()
@@ -154,6 +173,7 @@ public static class Profiler
             s.Self += elapsed - f.Children;
             if (--s.Active == 0) s.Total += elapsed;
             if (_depth > 0) _stack[_depth - 1].Children += elapsed;
+            if (f.Backward) _backwardDepth--;
             f.Stat = null!;
         }
     }
