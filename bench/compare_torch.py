@@ -104,10 +104,12 @@ def vmhwm_mb() -> float:
 
 
 def blas_library() -> str:
-    """The BLAS shared object mapped into this process (after `import torch`)."""
+    """The BLAS shared object mapped into this process (after `import torch`): OpenBLAS's core library when
+    present (its libblas.so.3 is a thin wrapper), else the reference libblas."""
     with open("/proc/self/maps") as f:
-        libs = {line.split()[-1] for line in f if "blas" in line.rsplit("/", 1)[-1]}
-    return ", ".join(sorted(libs)) or "none mapped"
+        libs = sorted({line.split()[-1] for line in f if "blas" in line.rsplit("/", 1)[-1]})
+    openblas = [lib for lib in libs if "openblas" in Path(lib).name]
+    return (openblas or libs or ["none mapped"])[0]
 
 
 def cpu_name() -> str:
@@ -457,7 +459,8 @@ def render(rows: list[dict]) -> str:
     lines.append(f"Measured {first.get('started', '?')} on {first.get('cpu', '?')} ({first.get('cores', '?')} cores), "
                  f"{first.get('threads', '?')} threads, torch {first.get('torch_version', '?')}; 1-minute load average "
                  f"between {min(loads, default=0):.1f} and {max(loads, default=0):.1f} during the runs. "
-                 f"torch-best BLAS: {first.get('torch_blas_best', '?')}; default BLAS: {first.get('torch_blas_default', '?')}. "
+                 f"torch-best BLAS: `{Path(first.get('torch_blas_best') or '?').name}`; "
+                 f"default BLAS: `{Path(first.get('torch_blas_default') or '?').name}`. "
                  "`*` = one step only (too slow to interleave).")
     return "\n".join(lines)
 
