@@ -1,4 +1,4 @@
-// `ascan bench …`: benchmarks (kernels now; models in later work).
+// `ascan bench …`: model throughput (`bench --model NAME`) and kernel throughput (`bench kernels`).
 using System.CommandLine;
 
 namespace Ascan.Cli;
@@ -7,11 +7,56 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var bench = new Command("bench", "Benchmarks: kernel throughput against the machine's measured FMA peak.");
+        var bench = new Command("bench",
+            "Benchmarks. `bench --model NAME`: a model's inference or training-step throughput (timm's benchmark.py style) "
+            + "against the machine's measured FMA peak; `bench kernels`: kernel throughput.");
+        var model = new Option<string>("--model") { Description = "Registered model name (see `ascan info --list`)." };
+        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 1 };
+        var size = new Option<int?>("--image-size") { Description = "Input height and width (default: the model's)." };
+        var train = new Option<bool>("--train") { Description = "Time a training step: forward, cross-entropy on random labels, backward, AdamW step, zero-grad." };
+        var threads = new Option<int?>("--threads") { Description = "Kernel threads (default: all processors)." };
+        var steps = new Option<int>("--steps") { Description = "Timed steps.", DefaultValueFactory = _ => 20 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up steps before the timed ones.", DefaultValueFactory = _ => 5 };
+        var classes = new Option<int?>("--num-classes") { Description = "Classifier classes (default: the model's)." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object {model, batch, image_size, mode, samples_per_sec, ms_per_step, gflops, peak_gflops, …}." };
+        var profile = new Option<bool>("--profile") { Description = "Also print the time per op type (forward and backward) over the timed steps." };
+        var weights = new Option<FileInfo?>("--weights") { Description = "Load these weights (safetensors, PyTorch state-dict keys, strict) instead of the seeded random ones." };
+        var serve = new Option<bool>("--serve") { Description = "Driven step by step from stdin (\"run N\" | \"rss\" | \"quit\"); used by bench/compare_torch.py." };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the random weights and batch.", DefaultValueFactory = _ => 0 };
+        foreach (var opt in new Option[] { model, batch, size, train, threads, steps, warmup, classes, json, profile, weights, serve, seed })
+            bench.Options.Add(opt);
+        bench.SetAction(r =>
+        {
+            string? name = r.GetValue(model);
+            var err = r.InvocationConfiguration.Error;
+            if (string.IsNullOrEmpty(name))
+            {
+                err.WriteLine("bench: --model NAME is required (or use `ascan bench kernels`).");
+                return 2;
+            }
+            var options = new ModelBenchOptions
+            {
+                Model = name,
+                Batch = r.GetValue(batch),
+                ImageSize = r.GetValue(size),
+                Train = r.GetValue(train),
+                Threads = r.GetValue(threads),
+                Steps = r.GetValue(steps),
+                Warmup = r.GetValue(warmup),
+                NumClasses = r.GetValue(classes),
+                Json = r.GetValue(json),
+                Profile = r.GetValue(profile),
+                Weights = r.GetValue(weights)?.FullName,
+                Serve = r.GetValue(serve),
+                Seed = r.GetValue(seed),
+            };
+            return ModelBench.Run(options, r.InvocationConfiguration.Output, err, Console.In);
+        });
+
         var kernels = new Command("kernels", "GEMM, conv2d and element-wise kernel throughput, next to the measured FMA peak.");
-        var json = new Option<bool>("--json") { Description = "Print one JSON array of {name, threads, gflops, peak_gflops}." };
-        kernels.Options.Add(json);
-        kernels.SetAction(r => KernelBench.Run(r.GetValue(json)));
+        var kernelJson = new Option<bool>("--json") { Description = "Print one JSON array of {name, threads, gflops, peak_gflops}." };
+        kernels.Options.Add(kernelJson);
+        kernels.SetAction(r => KernelBench.Run(r.GetValue(kernelJson)));
         bench.Subcommands.Add(kernels);
         return bench;
     }

@@ -126,8 +126,12 @@ internal static class KernelBench
         return (times[reps / 2], times[0]);
     }
 
-    /// <summary>FMA throughput: 24 independent zmm FMA chains per thread (enough to cover 2 ports × 4-cycle latency with room).</summary>
-    private static double MeasurePeak(int threads)
+    /// <summary>
+    /// FMA throughput in GFLOP/s: 24 independent zmm FMA chains per thread (enough to cover 2 ports × 4-cycle latency
+    /// with room). Shared with the model benchmark (bench --model), which reports its GFLOP/s against it.
+    /// Leaves <see cref="KernelPool.Threads"/> set to <paramref name="threads"/>.
+    /// </summary>
+    internal static double MeasurePeak(int threads)
     {
         const int iters = 2_000_000;
         double flopsPerThread = 24.0 * Vector512<float>.Count * 2 * iters;

@@ -19,6 +19,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor ScaledDotProductAttention(Tensor q, Tensor k, Tensor v, Tensor? mask = null, double? scale = null)
     {
+        using var _p = Profiler.Scope("ScaledDotProductAttention");
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4)
             throw new ArgumentException($"ScaledDotProductAttention expects q, k, v of rank 4 (B, NH, T, HD), got {ShapeUtil.Format(q.Shape)}, {ShapeUtil.Format(k.Shape)}, {ShapeUtil.Format(v.Shape)}.");
         int b = q.Shape[0], nh = q.Shape[1], tq = q.Shape[2], hd = q.Shape[3], tk = k.Shape[2];
@@ -75,6 +76,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dq = GradOf(0); var dk = GradOf(1); var dv = GradOf(2);
             var dMaskTarget = _hasMask ? GradOf(3) : null;
             var q = _q!;

@@ -23,6 +23,7 @@ public static partial class Ops
     /// <summary>dst += src (src broadcast to dst's shape), no graph: for gradient accumulation and optimizers.</summary>
     public static void AddInPlace(Tensor dst, Tensor src)
     {
+        using var _ = Profiler.Scope("AddInPlace");
         if (!dst.IsContiguous) throw new ArgumentException("AddInPlace needs a contiguous destination.");
         if (!ShapeUtil.Equal(ShapeUtil.Broadcast(dst.Shape, src.Shape), dst.Shape))
             throw new ArgumentException($"Cannot add a tensor of shape {ShapeUtil.Format(src.Shape)} into one of shape {ShapeUtil.Format(dst.Shape)}.");
@@ -36,8 +37,11 @@ public static partial class Ops
         if (a.DType != b.DType) throw new ArgumentException($"{op}: element types differ ({a.DType} and {b.DType}); convert one with To().");
     }
 
+    private static readonly string[] BinaryNames = Enum.GetNames<BinaryKind>(); // by value: the profiler's op names
+
     internal static Tensor Binary(Tensor a, Tensor b, BinaryKind kind)
     {
+        using var _ = Profiler.Scope(BinaryNames[(int)kind]);
         CheckSameDType(a, b, kind.ToString());
         var shape = ShapeUtil.Broadcast(a.Shape, b.Shape);
         var y = Tensor.Empty(shape, a.DType, zero: false);
@@ -87,6 +91,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var da = GradOf(0); var db = GradOf(1);
             switch (_kind)
             {

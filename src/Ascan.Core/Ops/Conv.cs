@@ -15,6 +15,7 @@ public static partial class Ops
 
     public static Tensor Conv2d(Tensor x, Tensor weight, Tensor? bias, (int H, int W) stride, (int H, int W) padding, (int H, int W) dilation, int groups)
     {
+        using var _ = Profiler.Scope("Conv2d");
         CheckSameDType(x, weight, "Conv2d");
         var g = ConvGeometry(x, weight, bias, stride, padding, dilation, groups);
         MacCounter.Add((long)g.B * g.OutH * g.OutW * g.O * g.Cg * g.KH * g.KW);
@@ -68,6 +69,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             if (g.DType == DType.F32) Run<float>(g); else Run<double>(g);
         }
 

@@ -11,6 +11,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor Dropout(Tensor x, double p, bool training, Rng rng)
     {
+        using var _ = Profiler.Scope("Dropout");
         CheckProbability(p, "Dropout");
         if (!training || p == 0) return x;
         var mask = Tensor.Empty(x.Shape, x.DType, zero: false);
@@ -25,6 +26,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor DropPath(Tensor x, double p, bool training, Rng rng)
     {
+        using var _ = Profiler.Scope("DropPath");
         CheckProbability(p, "DropPath");
         if (!training || p == 0) return x;
         if (x.Rank == 0) throw new ArgumentException("DropPath: input needs a batch axis.");
@@ -66,6 +68,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var d = GradOf(0); if (d == null) return;
             AddInPlace(d, Mul(g, _mask!));
         }

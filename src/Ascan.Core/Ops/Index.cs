@@ -12,6 +12,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor IndexSelect(Tensor x, int axis, int[] indices)
     {
+        using var _ = Profiler.Scope("IndexSelect");
         axis = ShapeUtil.Axis(axis, x.Rank);
         int n = x.Shape[axis];
         for (int k = 0; k < indices.Length; k++) CheckIndex("IndexSelect", k, indices[k], n, $"axis {axis}");
@@ -30,6 +31,7 @@ public static partial class Ops
     {
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); if (dx == null) return;
             if (g.DType == DType.F32) SelectRows(g.Span<float>(), dx.Span<float>(), idx, n, outer, inner, true);
             else SelectRows(g.Span<double>(), dx.Span<double>(), idx, n, outer, inner, true);
@@ -59,6 +61,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor Gather(Tensor x, int axis, int[] index, int[] indexShape)
     {
+        using var _ = Profiler.Scope("Gather");
         axis = ShapeUtil.Axis(axis, x.Rank);
         if (indexShape.Length != x.Rank)
             throw new ArgumentException($"Gather: index shape {ShapeUtil.Format(indexShape)} must have the rank of the input {ShapeUtil.Format(x.Shape)}.");
@@ -82,6 +85,7 @@ public static partial class Ops
     {
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); if (dx == null) return;
             // scatter_add: each output element's gradient goes to the input element it read.
             if (g.DType == DType.F32) GatherScatter(g.Span<float>(), dx.Span<float>(), src, true);
@@ -117,6 +121,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor Embedding(Tensor weight, int[] ids, int[] idsShape, int? paddingIdx = null)
     {
+        using var _ = Profiler.Scope("Embedding");
         string wn = weight.Name != null ? $" ({weight.Name})" : "";
         if (weight.Rank != 2) throw new ArgumentException($"Embedding: weight{wn} must be (N, D), got {ShapeUtil.Format(weight.Shape)}.");
         if (ShapeUtil.Numel(idsShape) != ids.Length)
@@ -142,6 +147,7 @@ public static partial class Ops
     {
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dw = GradOf(0); if (dw == null) return;
             // Rows looked up by the padding id are dropped: the padding vector stays as it was.
             var use = pad is { } p ? idx.Select(i => i == p ? -1 : i).ToArray() : idx;

@@ -21,6 +21,7 @@ public static partial class Ops
     public static Tensor CrossEntropy(Tensor logits, int[] targets, Tensor? weight = null, int ignoreIndex = -100,
         double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean)
     {
+        using var _ = Profiler.Scope("CrossEntropy");
         if (logits.Rank == 0) throw new ArgumentException("CrossEntropy: logits must have a class axis (the last).");
         int c = logits.Dim(-1), n = c == 0 ? 0 : logits.Numel / c;
         if (targets.Length != n)
@@ -87,6 +88,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); if (dx == null) return;
             if (dx.DType == DType.F32) Run<float>(dx, g); else Run<double>(dx, g);
         }
@@ -116,6 +118,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor CrossEntropy(Tensor logits, Tensor targetProbs, double labelSmoothing = 0.0, Reduction reduction = Reduction.Mean)
     {
+        using var _ = Profiler.Scope("SoftCrossEntropy");
         CheckSameDType(logits, targetProbs, "CrossEntropy");
         if (logits.Rank == 0) throw new ArgumentException("CrossEntropy: logits must have a class axis (the last).");
         if (!ShapeUtil.Equal(logits.Shape, targetProbs.Shape))
@@ -164,6 +167,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); var dt = GradOf(1);
             if (dx == null && dt == null) return;
             if (_x!.DType == DType.F32) Run<float>(dx, dt, g); else Run<double>(dx, dt, g);
@@ -199,6 +203,7 @@ public static partial class Ops
 
     private static Tensor PointwiseLoss(Tensor input, Tensor target, Reduction reduction, bool squared)
     {
+        using var _ = Profiler.Scope(squared ? "MseLoss" : "L1Loss");
         string op = squared ? "MseLoss" : "L1Loss";
         CheckSameDType(input, target, op);
         if (!ShapeUtil.Equal(input.Shape, target.Shape))
@@ -240,6 +245,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); var dt = GradOf(1);
             if (dx == null && dt == null) return;
             if (_x!.DType == DType.F32) Run<float>(dx, dt, g); else Run<double>(dx, dt, g);

@@ -12,6 +12,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor Matmul(Tensor a, Tensor b)
     {
+        using var _ = Profiler.Scope("Matmul");
         CheckSameDType(a, b, "Matmul");
         if (a.Rank == 0 || b.Rank == 0) throw new ArgumentException("Matmul needs tensors of rank ≥ 1.");
         bool aVec = a.Rank == 1, bVec = b.Rank == 1;
@@ -94,6 +95,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var a = _a!; var b = _b!;
             int m = a.Dim(-2), k = a.Dim(-1), n = b.Dim(-1);
             var da = GradOf(0); var db = GradOf(1);
@@ -117,6 +119,7 @@ public static partial class Ops
     /// <summary>Shapes: x (…, in), weight (out, in), bias (out) → (…, out). y = x·Wᵀ + b, bias fused into the GEMM.</summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
     {
+        using var _ = Profiler.Scope("Linear");
         CheckSameDType(x, weight, "Linear");
         if (weight.Rank != 2) throw new ArgumentException($"Linear: weight must be (out, in), got {ShapeUtil.Format(weight.Shape)}.");
         int inF = weight.Dim(1), outF = weight.Dim(0);
@@ -155,6 +158,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             if (g.DType == DType.F32) Run<float>(g); else Run<double>(g);
         }
 

@@ -37,6 +37,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor LayerNorm(Tensor x, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
     {
+        using var _ = Profiler.Scope("LayerNorm");
         if (x.Rank == 0) throw new ArgumentException("LayerNorm needs a tensor of rank ≥ 1.");
         int n = x.Dim(-1), rows = n == 0 ? 0 : x.Numel / n;
         CheckChannelVector(weight, n, x.DType, "LayerNorm", "weight");
@@ -69,6 +70,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0);
             var dw = _hasW ? GradOf(1) : null;
             var db = _hasB ? GradOf(_hasW ? 2 : 1) : null;
@@ -94,6 +96,7 @@ public static partial class Ops
     public static Tensor BatchNorm(Tensor x, Tensor? weight, Tensor? bias, Tensor? runningMean, Tensor? runningVar,
         bool training, double momentum = 0.1, double eps = 1e-5)
     {
+        using var _ = Profiler.Scope("BatchNorm");
         if (x.Rank < 2) throw new ArgumentException($"BatchNorm needs a tensor of rank ≥ 2 (..., C), got {ShapeUtil.Format(x.Shape)}.");
         int c = x.Dim(-1), m = c == 0 ? 0 : x.Numel / c;
         CheckChannelVector(weight, c, x.DType, "BatchNorm", "weight");
@@ -161,6 +164,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0);
             var dw = _hasW ? GradOf(1) : null;
             var db = _hasB ? GradOf(_hasW ? 2 : 1) : null;
@@ -183,6 +187,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor GroupNorm(Tensor x, int groups, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
     {
+        using var _ = Profiler.Scope("GroupNorm");
         if (x.Rank < 2) throw new ArgumentException($"GroupNorm needs a tensor of rank ≥ 2 (B, ..., C), got {ShapeUtil.Format(x.Shape)}.");
         int batch = x.Dim(0), c = x.Dim(-1);
         if (groups <= 0 || c % groups != 0) throw new ArgumentException($"GroupNorm: {c} channels cannot be split into {groups} groups.");
@@ -217,6 +222,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0);
             var dw = _hasW ? GradOf(1) : null;
             var db = _hasB ? GradOf(_hasW ? 2 : 1) : null;

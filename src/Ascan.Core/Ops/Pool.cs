@@ -15,6 +15,7 @@ public static partial class Ops
 
     public static Tensor AvgPool2d(Tensor x, (int H, int W) kernel, (int H, int W)? stride, (int H, int W) padding, bool countIncludePad = true, bool ceilMode = false)
     {
+        using var _ = Profiler.Scope("AvgPool2d");
         var st = stride ?? kernel;
         CheckPool("AvgPool2d", x, kernel, st, padding, (1, 1));
         var ha = PoolWindows.Avg(x.Dim(1), kernel.H, st.H, padding.H, countIncludePad, ceilMode);
@@ -28,6 +29,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor AdaptiveAvgPool2d(Tensor x, (int H, int W) output)
     {
+        using var _ = Profiler.Scope("AdaptiveAvgPool2d");
         if (x.Rank != 4) throw new ArgumentException($"AdaptiveAvgPool2d: input must be (B, H, W, C) channels-last, got {ShapeUtil.Format(x.Shape)}.");
         if (output.H < 1 || output.W < 1) throw new ArgumentException($"AdaptiveAvgPool2d: output size {output} must be positive.");
         if (x.Dim(1) < 1 || x.Dim(2) < 1) throw new ArgumentException($"AdaptiveAvgPool2d: empty spatial input {ShapeUtil.Format(x.Shape)}.");
@@ -55,6 +57,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); if (dx == null) return;
             int b = dx.Dim(0), h = dx.Dim(1), w = dx.Dim(2), c = dx.Dim(3);
             if (g.DType == DType.F32) AvgPool2dKernel.Backward(dx.Span<float>(), g.Span<float>(), b, h, w, c, ha, wa);
@@ -71,6 +74,7 @@ public static partial class Ops
 
     public static Tensor MaxPool2d(Tensor x, (int H, int W) kernel, (int H, int W)? stride, (int H, int W) padding, (int H, int W) dilation, bool ceilMode = false)
     {
+        using var _ = Profiler.Scope("MaxPool2d");
         var st = stride ?? kernel;
         CheckPool("MaxPool2d", x, kernel, st, padding, dilation);
         int b = x.Dim(0), h = x.Dim(1), w = x.Dim(2), c = x.Dim(3);
@@ -93,6 +97,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); if (dx == null) return;
             if (g.DType == DType.F32) MaxPool2dKernel.Backward(dx.Span<float>(), g.Span<float>(), _argmax!, geom);
             else MaxPool2dKernel.Backward(dx.Span<double>(), g.Span<double>(), _argmax!, geom);

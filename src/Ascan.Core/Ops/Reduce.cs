@@ -34,6 +34,7 @@ public static partial class Ops
     /// <summary>Variance with divisor max(0, R − correction) (torch.var(correction=…)); NaN/∞ when that is 0, as PyTorch.</summary>
     public static Tensor Var(Tensor x, int[]? axes, double correction, bool keepDim = false)
     {
+        using var _ = Profiler.Scope("Var");
         var p = ReducePlan.Of(x.Shape, axes, keepDim);
         var src = p.Source(x);
         var y = Tensor.Empty(p.OutShape, x.DType, zero: false);
@@ -46,6 +47,7 @@ public static partial class Ops
 
     private static Tensor SumOrMean(Tensor x, int[]? axes, bool keepDim, bool mean)
     {
+        using var _ = Profiler.Scope(mean ? "Mean" : "Sum");
         var p = ReducePlan.Of(x.Shape, axes, keepDim);
         var src = p.Source(x);
         var y = Tensor.Empty(p.OutShape, x.DType, zero: false);
@@ -65,6 +67,7 @@ public static partial class Ops
 
     private static Tensor MaxCore(Tensor x, int[]? axes, bool keepDim, bool evenly)
     {
+        using var _ = Profiler.Scope("Max");
         var p = ReducePlan.Of(x.Shape, axes, keepDim);
         if (p.R == 0) throw new ArgumentException($"Max over an empty axis of a tensor of shape {ShapeUtil.Format(x.Shape)}.");
         var src = p.Source(x);
@@ -139,6 +142,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); if (dx == null) return;
             var gk = g.Reshape(p.KeepShape);
             AddInPlace(dx, mean ? Mul(gk, 1.0 / p.R) : gk);
@@ -152,6 +156,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); if (dx == null) return;
             if (p.Perm == null) Run(dx, g);
             else { var t = Tensor.Empty(_src!.Shape, dx.DType); Run(t, g); p.AddBack(dx, t); }
@@ -173,6 +178,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); if (dx == null) return;
             if (p.Perm == null) Run(dx, g);
             else { var t = Tensor.Empty(_src!.Shape, dx.DType); Run(t, g); p.AddBack(dx, t); }

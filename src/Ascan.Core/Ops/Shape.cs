@@ -14,6 +14,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor Cat(IReadOnlyList<Tensor> xs, int axis)
     {
+        using var _ = Profiler.Scope("Cat");
         if (xs.Count == 0) throw new ArgumentException("Cat: needs at least one tensor.");
         var first = xs[0];
         axis = ShapeUtil.Axis(axis, first.Rank);
@@ -46,6 +47,7 @@ public static partial class Ops
     {
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var (outer, inner) = OuterInner(g.Shape, axis);
             int total = g.Dim(axis) * inner, off = 0;
             for (int i = 0; i < Inputs.Length; i++)
@@ -112,6 +114,7 @@ public static partial class Ops
     /// </summary>
     public static Tensor Pad(Tensor x, int[] pads, double value = 0, PadMode mode = PadMode.Constant)
     {
+        using var _ = Profiler.Scope("Pad");
         if (pads.Length % 2 != 0 || pads.Length / 2 > x.Rank)
             throw new ArgumentException($"Pad: {pads.Length} pads given for a tensor of rank {x.Rank}; need pairs (lo, hi) for at most {x.Rank} dims.");
         // maps[d][o] = the input index read by output index o along dim d, or −1 for the fill value.
@@ -150,6 +153,7 @@ public static partial class Ops
     {
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); if (dx == null) return;
             // Each output element read one input element (or none): send its gradient back there.
             if (g.DType == DType.F32) PadWalk<float>(g.Span<float>(), dx.Span<float>(), dx.Shape, maps, 0, backward: true);

@@ -14,6 +14,7 @@ public static partial class Ops
 
     private static Tensor SoftmaxAlong(Tensor x, int axis, bool log)
     {
+        using var _ = Profiler.Scope(log ? "LogSoftmax" : "Softmax");
         if (x.Rank == 0) throw new ArgumentException("Softmax needs a tensor of rank ≥ 1.");
         int a = ShapeUtil.Axis(axis, x.Rank);
         if (a != x.Rank - 1)
@@ -51,6 +52,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); if (dx == null) return;
             if (g.DType == DType.F32) Run<float>(dx, g); else Run<double>(dx, g);
         }

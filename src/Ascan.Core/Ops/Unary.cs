@@ -36,8 +36,11 @@ public static partial class Ops
         return Unary(x, UnaryKind.Clamp, min ?? double.NegativeInfinity, max ?? double.PositiveInfinity);
     }
 
+    private static readonly string[] UnaryNames = Enum.GetNames<UnaryKind>(); // by value: the profiler's op names
+
     internal static Tensor Unary(Tensor x, UnaryKind kind, double p0 = 0, double p1 = 0)
     {
+        using var _ = Profiler.Scope(UnaryNames[(int)kind]);
         var xc = x.Detach().Contiguous();
         var y = Tensor.Empty(x.Shape, x.DType, zero: false);
         if (x.DType == DType.F32) UnaryForward<float>(kind, y.Span<float>(), xc.Span<float>(), p0, p1);
@@ -110,6 +113,7 @@ public static partial class Ops
 
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0);
             if (dx == null) return;
             var s = _saved ?? g;

@@ -25,6 +25,7 @@ public static partial class Ops
 
     private static Tensor Resample(Tensor x, (int H, int W) size, double? scale, UpsampleMode mode, bool alignCorners)
     {
+        using var _ = Profiler.Scope(mode == UpsampleMode.Nearest ? "UpsampleNearest" : "UpsampleBilinear");
         if (x.Rank != 4) throw new ArgumentException($"Upsample: input must be (B, H, W, C) channels-last, got {ShapeUtil.Format(x.Shape)}.");
         if (size.H < 1 || size.W < 1) throw new ArgumentException($"Upsample: output size {size} must be positive (input {ShapeUtil.Format(x.Shape)}).");
         if (x.Dim(1) < 1 || x.Dim(2) < 1) throw new ArgumentException($"Upsample: empty spatial input {ShapeUtil.Format(x.Shape)}.");
@@ -54,6 +55,7 @@ public static partial class Ops
     {
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); if (dx == null) return;
             int b = dx.Dim(0), h = dx.Dim(1), w = dx.Dim(2), c = dx.Dim(3);
             if (g.DType == DType.F32) Upsample2dKernel.NearestBackward(dx.Span<float>(), g.Span<float>(), b, h, w, c, hi, wi);
@@ -65,6 +67,7 @@ public static partial class Ops
     {
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var dx = GradOf(0); if (dx == null) return;
             int b = dx.Dim(0), h = dx.Dim(1), w = dx.Dim(2), c = dx.Dim(3);
             if (g.DType == DType.F32) Upsample2dKernel.BilinearBackward(dx.Span<float>(), g.Span<float>(), b, h, w, c, ha, wa);

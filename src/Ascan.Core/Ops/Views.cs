@@ -6,6 +6,7 @@ public static partial class Ops
     /// <summary>Same elements, new shape (one dim may be -1). A view when the input is contiguous, else a copy.</summary>
     public static Tensor Reshape(Tensor x, params int[] shape)
     {
+        using var _ = Profiler.Scope("Reshape");
         var sh = ResolveShape(shape, x.Numel, x.Shape);
         var c = x.Contiguous();
         var y = new Tensor(c.Storage, sh, Tensor.ContiguousStrides(sh), c.Offset);
@@ -34,6 +35,7 @@ public static partial class Ops
     {
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var d = GradOf(0);
             if (d != null) AddInPlace(d, Reshape(g, d.ShapeArray()));
         }
@@ -42,6 +44,7 @@ public static partial class Ops
     /// <summary>Reorders dimensions: result dim i is input dim axes[i]. Always a view.</summary>
     public static Tensor Permute(Tensor x, params int[] axes)
     {
+        using var _ = Profiler.Scope("Permute");
         if (axes.Length != x.Rank) throw new ArgumentException($"Permute: {axes.Length} axes given for a tensor of rank {x.Rank}.");
         var norm = axes.Select(a => ShapeUtil.Axis(a, x.Rank)).ToArray();
         if (norm.Distinct().Count() != norm.Length) throw new ArgumentException($"Permute: axes [{string.Join(", ", axes)}] repeat a dimension.");
@@ -56,6 +59,7 @@ public static partial class Ops
     {
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var d = GradOf(0); if (d == null) return;
             var inverse = new int[axes.Length];
             for (int i = 0; i < axes.Length; i++) inverse[axes[i]] = i;
@@ -74,6 +78,7 @@ public static partial class Ops
     /// <summary>Elements start, start+step, … (length of them) along an axis. Always a view.</summary>
     public static Tensor Slice(Tensor x, int axis, int start, int length, int step = 1)
     {
+        using var _ = Profiler.Scope("Slice");
         axis = ShapeUtil.Axis(axis, x.Rank);
         int n = x.Shape[axis];
         if (start < 0) start += n;
@@ -91,6 +96,7 @@ public static partial class Ops
     {
         protected internal override void Backward(Tensor g)
         {
+            using var _ = Profiler.Backward(this);
             var d = GradOf(0); if (d == null) return;
             // The gradient buffer is contiguous: slice it the same way and add into that region.
             var sh = d.ShapeArray(); sh[axis] = length;
@@ -104,6 +110,7 @@ public static partial class Ops
     /// <summary>Broadcasts size-1 dims (and new leading dims) to <paramref name="shape"/> without copying (stride 0).</summary>
     public static Tensor Expand(Tensor x, params int[] shape)
     {
+        using var _ = Profiler.Scope("Expand");
         if (!ShapeUtil.Equal(ShapeUtil.Broadcast(x.Shape, shape), shape))
             throw new ArgumentException($"Expand: shape {ShapeUtil.Format(x.Shape)} cannot be expanded to {ShapeUtil.Format(shape)}.");
         var y = new Tensor(x.Storage, (int[])shape.Clone(), Strided.BroadcastStrides(x, shape), x.Offset);
@@ -113,13 +120,18 @@ public static partial class Ops
 
     private sealed class ExpandNode(Tensor x) : Node(x)
     {
-        protected internal override void Backward(Tensor g) { var d = GradOf(0); if (d != null) SumTo(d, g); }
+        protected internal override void Backward(Tensor g)
+        {
+            using var _ = Profiler.Backward(this);
+            var d = GradOf(0); if (d != null) SumTo(d, g);
+        }
     }
 
     /// <summary>The tensor itself when contiguous, else a contiguous copy (differentiable).</summary>
     public static Tensor Contiguous(Tensor x)
     {
         if (x.IsContiguous) return x;
+        using var _ = Profiler.Scope("Contiguous"); // only calls that copy
         var y = Tensor.Empty(x.Shape, x.DType, zero: false);
         if (x.DType == DType.F32) Strided.Copy(y.Span<float>(), x); else Strided.Copy(y.Span<double>(), x);
         if (Autograd.NeedsGraph(x)) Autograd.Record(y, new ContiguousNode(x));
@@ -128,7 +140,11 @@ public static partial class Ops
 
     private sealed class ContiguousNode(Tensor x) : Node(x)
     {
-        protected internal override void Backward(Tensor g) { var d = GradOf(0); if (d != null) AddInPlace(d, g); }
+        protected internal override void Backward(Tensor g)
+        {
+            using var _ = Profiler.Backward(this);
+            var d = GradOf(0); if (d != null) AddInPlace(d, g);
+        }
     }
 
     public static Tensor Unsqueeze(Tensor x, int axis)
