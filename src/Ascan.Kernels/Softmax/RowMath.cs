@@ -30,7 +30,10 @@ internal static class RowMath
     public static Vector512<float> ExpFloat(Vector512<float> x)
     {
         var xc = Vector512.Min(Vector512.Max(x, Vector512.Create(-87.3f)), Vector512.Create(88.0f));
-        var n = Vector512.Round(xc * Vector512.Create(1.44269504f));
+        // Round to nearest by adding 1.5·2²³: the integer lands in the low mantissa bits. Vector512.Round and
+        // ConvertToInt32 gave wrong results in optimised code on kernel threads (FTZ/DAZ set).
+        var t = Vector512.FusedMultiplyAdd(xc, Vector512.Create(1.44269504f), Vector512.Create(12582912f));
+        var n = t - Vector512.Create(12582912f);
         var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693145752f), xc);
         r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-1.42860677e-6f), r);
         var p = Vector512.Create(1.98412698e-4f);
@@ -41,7 +44,7 @@ internal static class RowMath
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(0.5f));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
         p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        var scale = (Vector512.ConvertToInt32(n) + Vector512.Create(127) << 23).AsSingle();
+        var scale = (t.AsInt32() - Vector512.Create(0x4B400000) + Vector512.Create(127) << 23).AsSingle();
         var y = p * scale;
         y = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(-87.3f)), Vector512<float>.Zero, y);
         return Vector512.ConditionalSelect(Vector512.Equals(x, x), y, x);
