@@ -155,6 +155,54 @@ internal static unsafe class GemmPacking
         }
     }
 
+    /// <summary>
+    /// Transposes 16 rows × 16 columns given by a row loader: column c (16 floats, one per row) is stored at
+    /// dst + c·stride. With stride &lt; 16 consecutive stores overlap, and each later store overwrites the spill of
+    /// the one before, so callers writing in ascending address order get a dense k-major panel; the last store
+    /// spills 16 − stride floats past column 15, which the caller must own.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Transpose16To<TR>(TR rows, float* dst, nint stride) where TR : struct, IRowLoader
+    {
+        Vector512<float> r0 = rows.Load(0), r1 = rows.Load(1), r2 = rows.Load(2), r3 = rows.Load(3);
+        Vector512<float> r4 = rows.Load(4), r5 = rows.Load(5), r6 = rows.Load(6), r7 = rows.Load(7);
+        Vector512<float> r8 = rows.Load(8), r9 = rows.Load(9), r10 = rows.Load(10), r11 = rows.Load(11);
+        Vector512<float> r12 = rows.Load(12), r13 = rows.Load(13), r14 = rows.Load(14), r15 = rows.Load(15);
+        var t0 = Unpack.Lo32(r0, r1); var t1 = Unpack.Hi32(r0, r1); var t2 = Unpack.Lo32(r2, r3); var t3 = Unpack.Hi32(r2, r3);
+        var t4 = Unpack.Lo32(r4, r5); var t5 = Unpack.Hi32(r4, r5); var t6 = Unpack.Lo32(r6, r7); var t7 = Unpack.Hi32(r6, r7);
+        var t8 = Unpack.Lo32(r8, r9); var t9 = Unpack.Hi32(r8, r9); var t10 = Unpack.Lo32(r10, r11); var t11 = Unpack.Hi32(r10, r11);
+        var t12 = Unpack.Lo32(r12, r13); var t13 = Unpack.Hi32(r12, r13); var t14 = Unpack.Lo32(r14, r15); var t15 = Unpack.Hi32(r14, r15);
+        var u0 = Unpack.Lo64(t0, t2); var u1 = Unpack.Hi64(t0, t2); var u2 = Unpack.Lo64(t1, t3); var u3 = Unpack.Hi64(t1, t3);
+        var u4 = Unpack.Lo64(t4, t6); var u5 = Unpack.Hi64(t4, t6); var u6 = Unpack.Lo64(t5, t7); var u7 = Unpack.Hi64(t5, t7);
+        var u8 = Unpack.Lo64(t8, t10); var u9 = Unpack.Hi64(t8, t10); var u10 = Unpack.Lo64(t9, t11); var u11 = Unpack.Hi64(t9, t11);
+        var u12 = Unpack.Lo64(t12, t14); var u13 = Unpack.Hi64(t12, t14); var u14 = Unpack.Lo64(t13, t15); var u15 = Unpack.Hi64(t13, t15);
+        // Column 4L+j = lane L of u_j, u_{4+j}, u_{8+j}, u_{12+j}; columns are stored in ascending order.
+        var a0Lo = Unpack.Shuffle128(u0, u4, 0x44); var a0Hi = Unpack.Shuffle128(u0, u4, 0xEE);
+        var c0Lo = Unpack.Shuffle128(u8, u12, 0x44); var c0Hi = Unpack.Shuffle128(u8, u12, 0xEE);
+        var a1Lo = Unpack.Shuffle128(u1, u5, 0x44); var a1Hi = Unpack.Shuffle128(u1, u5, 0xEE);
+        var c1Lo = Unpack.Shuffle128(u9, u13, 0x44); var c1Hi = Unpack.Shuffle128(u9, u13, 0xEE);
+        var a2Lo = Unpack.Shuffle128(u2, u6, 0x44); var a2Hi = Unpack.Shuffle128(u2, u6, 0xEE);
+        var c2Lo = Unpack.Shuffle128(u10, u14, 0x44); var c2Hi = Unpack.Shuffle128(u10, u14, 0xEE);
+        var a3Lo = Unpack.Shuffle128(u3, u7, 0x44); var a3Hi = Unpack.Shuffle128(u3, u7, 0xEE);
+        var c3Lo = Unpack.Shuffle128(u11, u15, 0x44); var c3Hi = Unpack.Shuffle128(u11, u15, 0xEE);
+        Vector512.Store(Unpack.Shuffle128(a0Lo, c0Lo, 0x88), dst + 0 * stride);
+        Vector512.Store(Unpack.Shuffle128(a1Lo, c1Lo, 0x88), dst + 1 * stride);
+        Vector512.Store(Unpack.Shuffle128(a2Lo, c2Lo, 0x88), dst + 2 * stride);
+        Vector512.Store(Unpack.Shuffle128(a3Lo, c3Lo, 0x88), dst + 3 * stride);
+        Vector512.Store(Unpack.Shuffle128(a0Lo, c0Lo, 0xDD), dst + 4 * stride);
+        Vector512.Store(Unpack.Shuffle128(a1Lo, c1Lo, 0xDD), dst + 5 * stride);
+        Vector512.Store(Unpack.Shuffle128(a2Lo, c2Lo, 0xDD), dst + 6 * stride);
+        Vector512.Store(Unpack.Shuffle128(a3Lo, c3Lo, 0xDD), dst + 7 * stride);
+        Vector512.Store(Unpack.Shuffle128(a0Hi, c0Hi, 0x88), dst + 8 * stride);
+        Vector512.Store(Unpack.Shuffle128(a1Hi, c1Hi, 0x88), dst + 9 * stride);
+        Vector512.Store(Unpack.Shuffle128(a2Hi, c2Hi, 0x88), dst + 10 * stride);
+        Vector512.Store(Unpack.Shuffle128(a3Hi, c3Hi, 0x88), dst + 11 * stride);
+        Vector512.Store(Unpack.Shuffle128(a0Hi, c0Hi, 0xDD), dst + 12 * stride);
+        Vector512.Store(Unpack.Shuffle128(a1Hi, c1Hi, 0xDD), dst + 13 * stride);
+        Vector512.Store(Unpack.Shuffle128(a2Hi, c2Hi, 0xDD), dst + 14 * stride);
+        Vector512.Store(Unpack.Shuffle128(a3Hi, c3Hi, 0xDD), dst + 15 * stride);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Row(float* src, nint ld, int r, int rows)
         => r < rows ? Vector512.Load(src + r * ld) : Vector512<float>.Zero;
@@ -256,4 +304,17 @@ internal static class Unpack
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Shuffle128(Vector512<float> a, Vector512<float> b, [ConstantExpected] byte imm)
         => System.Runtime.Intrinsics.X86.Avx512F.Shuffle4x128(a, b, imm);
+}
+
+/// <summary>Loads row r (16 floats) of a 16-row block for <see cref="GemmPacking.Transpose16To{TR}"/>.</summary>
+internal interface IRowLoader
+{
+    Vector512<float> Load(int r);
+}
+
+/// <summary>16 rows given by pointers at a common column offset; a null pointer (or r ≥ 16) reads as zeros (padding).</summary>
+internal readonly unsafe struct PointerRows(float** rows, nint offset) : IRowLoader
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Load(int r) => rows[r] == null ? Vector512<float>.Zero : Vector512.Load(rows[r] + offset);
 }
