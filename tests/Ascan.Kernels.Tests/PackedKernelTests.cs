@@ -87,6 +87,37 @@ public class PackedKernelTests
         AssertClose(want, plain, 1e-5, "y (unpacked)");
     }
 
+    // (B, H, W, C, O, pad): odd maps (partial tiles), several chunks, C over one K block, the few-tiles mode.
+    [Theory]
+    [InlineData(2, 20, 20, 16, 32, 1)]    // 200 tiles: two chunks
+    [InlineData(1, 7, 9, 32, 48, 1)]      // odd map: the last tile row and column are half outside
+    [InlineData(1, 6, 6, 528, 16, 1)]     // C = 528: two K blocks
+    [InlineData(1, 14, 14, 64, 1024, 1)]  // batch 1: one chunk, output-channel blocks over the threads
+    [InlineData(2, 8, 7, 16, 16, 0)]      // no padding
+    [InlineData(1, 5, 5, 16, 32, 2)]      // padding 2
+    public void Winograd_MatchesReference(int b, int h, int w, int c, int o, int pad)
+    {
+        var g = new Conv2dGeometry(b, h, w, c, o, 3, 3, 1, 1, pad, pad);
+        if (!WinogradConv.Supports(g)) return;
+        var x = Random(g.InputLength, 1); var wt = Random(g.WeightLength, 2); var bias = Random(o, 3); var res = Random(g.OutputLength, 4);
+        var want = new double[g.OutputLength];
+        ConvReference.Forward<double>(want, D(x), D(wt), D(bias), g, Activation.Gelu);
+        for (int i = 0; i < want.Length; i++) want[i] += res[i];
+        var wino = WinogradConv.PackWeight(wt, c, o);
+        int old = KernelPool.Threads;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                KernelPool.Threads = threads;
+                var got = new float[g.OutputLength];
+                WinogradConv.Forward(got, x, wino, g, new Epilogue<float>(bias, Activation.Gelu, res));
+                AssertClose(want, got, 2e-6, $"y ({threads} threads)");
+            }
+        }
+        finally { KernelPool.Threads = old; }
+    }
+
     [Fact]
     public void ConvPacked_Avx2Path_MatchesReference()
     {
@@ -98,6 +129,8 @@ public class PackedKernelTests
             ConvPacked_MatchesReference(2, 9, 8, 32, 20, 3, 1, 1, 1);
             ConvPacked_MatchesReference(1, 7, 7, 80, 48, 3, 1, 1, 1);
             GemmPacked_MatchesReference(37, 70, 1100, false);
+            Winograd_MatchesReference(2, 20, 20, 16, 32, 1); // 6-row panels written by the Winograd input transform
+            Winograd_MatchesReference(1, 6, 6, 528, 16, 1);
         }
         finally { Sgemm.ForcePath = old; }
     }

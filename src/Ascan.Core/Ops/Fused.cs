@@ -5,11 +5,15 @@ namespace Ascan.Core;
 
 /// <summary>
 /// A Conv2d weight converted once from PyTorch layout (O, C, KH, KW) to the kernels' (KH, KW, C, O), optionally
-/// scaled per output channel (a folded BatchNorm), and packed as the GEMM's B operand. Groups 1, float32.
+/// scaled per output channel (a folded BatchNorm), and packed as the GEMM's B operand — or, for 3×3 stride-1
+/// convs, transformed for Winograd F(2×2, 3×3) (<see cref="WinogradConv"/>). Groups 1, float32.
 /// </summary>
 public sealed class PackedConv2dWeight : IDisposable
 {
-    public PackedB Packed { get; }
+    /// <summary>The implicit-GEMM weight, or null when the conv runs on <see cref="Winograd"/>.</summary>
+    public PackedB? Packed { get; }
+    /// <summary>The Winograd-domain weight, or null.</summary>
+    public WinogradWeight? Winograd { get; }
     public int InChannels { get; }
     public int OutChannels { get; }
     public int KernelH { get; }
@@ -18,13 +22,16 @@ public sealed class PackedConv2dWeight : IDisposable
     public (int H, int W) Padding { get; }
     public (int H, int W) Dilation { get; }
 
-    internal PackedConv2dWeight(PackedB packed, int c, int o, int kh, int kw, (int, int) stride, (int, int) padding, (int, int) dilation)
+    internal PackedConv2dWeight(PackedB? packed, WinogradWeight? winograd, int c, int o, int kh, int kw, (int, int) stride, (int, int) padding, (int, int) dilation)
     {
-        Packed = packed; InChannels = c; OutChannels = o; KernelH = kh; KernelW = kw;
+        Packed = packed; Winograd = winograd; InChannels = c; OutChannels = o; KernelH = kh; KernelW = kw;
         Stride = stride; Padding = padding; Dilation = dilation;
     }
 
-    public void Dispose() => Packed.Dispose();
+    /// <summary>Whether the packed layout still matches the active GEMM kernel.</summary>
+    public bool IsCurrent => Packed?.IsCurrent ?? Winograd!.IsCurrent;
+
+    public void Dispose() { Packed?.Dispose(); Winograd?.Dispose(); }
 }
 
 public static partial class Ops
@@ -63,8 +70,12 @@ public static partial class Ops
                     for (int x = 0; x < kw; x++)
                         hwio[((y * kw + x) * c + ci) * o + oi] = (float)(src[((oi * c + ci) * kh + y) * kw + x] * s);
         }
+        // Winograd depends only on the kernel, not on the input size; the geometry below stands for any input.
+        var probe = new Conv2dGeometry(1, 8, 8, c, o, kh, kw, stride.H, stride.W, padding.H, padding.W, dilation.H, dilation.W);
+        if (WinogradConv.Supports(probe))
+            return new PackedConv2dWeight(null, WinogradConv.PackWeight(hwio, c, o), c, o, kh, kw, stride, padding, dilation);
         var packed = PackedB.Create(hwio, o, transB: false, k: kh * kw * c, n: o);
-        return new PackedConv2dWeight(packed, c, o, kh, kw, stride, padding, dilation);
+        return new PackedConv2dWeight(packed, null, c, o, kh, kw, stride, padding, dilation);
     }
 
     /// <summary>
@@ -92,7 +103,7 @@ public static partial class Ops
 
     /// <summary>
     /// Inference Conv2d on a packed weight: y = act(conv(x, w) + bias) + residual in one implicit-GEMM pass (no im2col
-    /// matrix). Shapes: x (B, H, W, C) channels-last, bias (O) or null, residual (B, OH, OW, O) or null → (B, OH, OW, O).
+    /// matrix), or by Winograd F(2×2, 3×3) for 3×3 stride-1 convs. Shapes: x (B, H, W, C) channels-last, bias (O) or null, residual (B, OH, OW, O) or null → (B, OH, OW, O).
     /// No backward: throws when a gradient would be needed.
     /// </summary>
     public static Tensor Conv2dPacked(Tensor x, PackedConv2dWeight weight, Tensor? bias = null, Activation act = Activation.None, Tensor? residual = null)
@@ -110,8 +121,9 @@ public static partial class Ops
         MacCounter.Add((long)g.B * g.OutH * g.OutW * g.O * g.C * g.KH * g.KW);
         var xc = Dense(x);
         var y = Tensor.Empty(yShape, DType.F32, zero: false);
-        Conv2dKernels.ForwardPacked(y.Span<float>(), xc.Span<float>(), weight.Packed, g,
-            new Epilogue<float>(bias == null ? default : Dense(bias).Span<float>(), act, residual == null ? default : Dense(residual).Span<float>()));
+        var epilogue = new Epilogue<float>(bias == null ? default : Dense(bias).Span<float>(), act, residual == null ? default : Dense(residual).Span<float>());
+        if (weight.Winograd is { } wino) WinogradConv.Forward(y.Span<float>(), xc.Span<float>(), wino, g, epilogue);
+        else Conv2dKernels.ForwardPacked(y.Span<float>(), xc.Span<float>(), weight.Packed!, g, epilogue);
         return y;
     }
 

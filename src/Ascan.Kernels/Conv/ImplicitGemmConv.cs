@@ -26,7 +26,7 @@ internal readonly unsafe struct ConvA : IASource
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Pack<TK>(int i0, int mc, int p0, int kc, float* dst) where TK : IMicroKernel
+    public float* Pack<TK>(int i0, int mc, int p0, int kc, float* dst) where TK : IMicroKernel
     {
         int mr = TK.Mr;
         bool vector = mr == 14 && Vector512.IsHardwareAccelerated;
@@ -70,6 +70,7 @@ internal readonly unsafe struct ConvA : IASource
                 kk += len; t++; c0 = 0;
             }
         }
+        return dst;
     }
 }
 

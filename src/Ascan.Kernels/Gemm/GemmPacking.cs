@@ -157,9 +157,9 @@ internal static unsafe class GemmPacking
 
     /// <summary>
     /// Transposes 16 rows × 16 columns given by a row loader: column c (16 floats, one per row) is stored at
-    /// dst + c·stride. With stride &lt; 16 consecutive stores overlap, and each later store overwrites the spill of
-    /// the one before, so callers writing in ascending address order get a dense k-major panel; the last store
-    /// spills 16 − stride floats past column 15, which the caller must own.
+    /// dst + c·stride. With stride 14 (the panel height) consecutive stores overlap and each store overwrites the
+    /// 2-float spill of the one before; the last column is stored exactly, so only dst[0 .. 16·14) is written.
+    /// Other strides ≥ 16 store whole columns.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Transpose16To<TR>(TR rows, float* dst, nint stride) where TR : struct, IRowLoader
@@ -200,8 +200,20 @@ internal static unsafe class GemmPacking
         Vector512.Store(Unpack.Shuffle128(a0Hi, c0Hi, 0xDD), dst + 12 * stride);
         Vector512.Store(Unpack.Shuffle128(a1Hi, c1Hi, 0xDD), dst + 13 * stride);
         Vector512.Store(Unpack.Shuffle128(a2Hi, c2Hi, 0xDD), dst + 14 * stride);
-        Vector512.Store(Unpack.Shuffle128(a3Hi, c3Hi, 0xDD), dst + 15 * stride);
+        var last = Unpack.Shuffle128(a3Hi, c3Hi, 0xDD);
+        if (stride == 14)
+        {
+            // The 14-row panel: the last column ends exactly (two overlapping 8-float halves), nothing spills.
+            Vector256.Store(last.GetLower(), dst + 15 * stride);
+            Vector256.Store(Avx512Shift6(last), dst + 15 * stride + 6);
+        }
+        else Vector512.Store(last, dst + 15 * stride);
     }
+
+    /// <summary>Floats 6..13 of v as one 8-float vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Avx512Shift6(Vector512<float> v)
+        => System.Runtime.Intrinsics.X86.Avx512F.PermuteVar16x32(v, Vector512.Create(6, 7, 8, 9, 10, 11, 12, 13, 0, 0, 0, 0, 0, 0, 0, 0)).GetLower();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Row(float* src, nint ld, int r, int rows)
@@ -310,6 +322,13 @@ internal static class Unpack
 internal interface IRowLoader
 {
     Vector512<float> Load(int r);
+}
+
+/// <summary>16 rows held in consecutive vectors.</summary>
+internal readonly unsafe struct VectorRows(Vector512<float>* rows) : IRowLoader
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Load(int r) => rows[r];
 }
 
 /// <summary>16 rows given by pointers at a common column offset; a null pointer (or r ≥ 16) reads as zeros (padding).</summary>

@@ -53,6 +53,14 @@ internal static unsafe class Sgemm
         _ => 0,
     };
 
+    /// <summary>The row-panel height (Mr) of the active kernel: the layout a <see cref="PrepackedA"/> must have.</summary>
+    public static int ActiveMr => ActivePath switch
+    {
+        SgemmPath.Avx512 => Kernel14x32.Mr,
+        SgemmPath.Avx2 => Kernel6x16.Mr,
+        _ => 0,
+    };
+
     /// <summary>
     /// Rows of op(B) per K block: balanced blocks of at most <see cref="KcMax"/>, rounded up to 16 so that
     /// packing sources whose K splits into runs (convolution taps) stay on whole vectors.
@@ -173,7 +181,7 @@ internal static unsafe class Sgemm
                 for (int ic = i0; ic < i0 + m; ic += mcBlock)
                 {
                     int mc = Math.Min(mcBlock, i0 + m - ic);
-                    aSrc.Pack<TK>(ic, mc, pc, kc, packA);
+                    float* blockA = aSrc.Pack<TK>(ic, mc, pc, kc, packA);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int cols = Math.Min(nr, nc - jr);
@@ -181,7 +189,7 @@ internal static unsafe class Sgemm
                         for (int ir = 0; ir < mc; ir += mr)
                         {
                             int rows = Math.Min(mr, mc - ir);
-                            float* pa = packA + (nint)ir * kc;
+                            float* pa = blockA + (nint)ir * kc;
                             float* ct = c + (nint)(ic + ir) * ldc + jc + jr;
                             if (rows == mr && cols == nr)
                             {
@@ -248,10 +256,13 @@ internal static unsafe class Sgemm
     }
 }
 
-/// <summary>Where the GEMM's A operand comes from: packs op(A)[i0..i0+mc, p0..p0+kc] into Mr-row k-major panels.</summary>
+/// <summary>
+/// Where the GEMM's A operand comes from: returns op(A)[i0..i0+mc, p0..p0+kc] as Mr-row k-major panels (panel q at
+/// q·Mr·kc, missing rows zero), either packed into <paramref name="dst"/> or already packed elsewhere.
+/// </summary>
 internal unsafe interface IASource
 {
-    void Pack<TK>(int i0, int mc, int p0, int kc, float* dst) where TK : IMicroKernel;
+    float* Pack<TK>(int i0, int mc, int p0, int kc, float* dst) where TK : IMicroKernel;
 }
 
 /// <summary>
@@ -267,8 +278,11 @@ internal unsafe interface IBSource
 internal readonly unsafe struct StridedA(float* a, nint lda, bool trans) : IASource
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Pack<TK>(int i0, int mc, int p0, int kc, float* dst) where TK : IMicroKernel
-        => GemmPacking.PackA<TK>(trans, a, lda, i0, mc, p0, kc, dst);
+    public float* Pack<TK>(int i0, int mc, int p0, int kc, float* dst) where TK : IMicroKernel
+    {
+        GemmPacking.PackA<TK>(trans, a, lda, i0, mc, p0, kc, dst);
+        return dst;
+    }
 }
 
 /// <summary>A row-major matrix (transB: stored (N, K)), packed on every call.</summary>
@@ -280,4 +294,24 @@ internal readonly unsafe struct StridedB(float* b, nint ldb, bool trans) : IBSou
         GemmPacking.PackB<TK>(trans, b, ldb, p0, kc, j0, nc, scratch);
         return scratch;
     }
+}
+
+/// <summary>
+/// An A operand already in panel layout (written so by its producer, e.g. the Winograd input transform): for each K
+/// block starting at p0 (of <see cref="Sgemm.KBlock"/> rows) the row panels of all <c>rowsPadded</c> rows, so
+/// the panels for rows from i0 sit at p0·rowsPadded + i0·kc. i0 must be a multiple of Mr.
+/// </summary>
+internal readonly unsafe struct PrepackedA(float* a, int rowsPadded) : IASource
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float* Pack<TK>(int i0, int mc, int p0, int kc, float* dst) where TK : IMicroKernel
+        => a + (nint)p0 * rowsPadded + (nint)i0 * kc;
+}
+
+/// <summary>A B source seen from column <c>j0</c> on: lets a caller compute one column block of a packed B.</summary>
+internal readonly unsafe struct OffsetB<TB>(TB inner, int j0) : IBSource where TB : struct, IBSource
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float* Block<TK>(int j, int nc, int p0, int kc, float* scratch) where TK : IMicroKernel
+        => inner.Block<TK>(j0 + j, nc, p0, kc, scratch);
 }

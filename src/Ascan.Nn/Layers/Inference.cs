@@ -116,7 +116,7 @@ public sealed class FoldedConv2d : IDisposable
     private void Refresh()
     {
         var src = Sources();
-        if (_stamp != null && _weight!.Packed.IsCurrent && _stamp.Matches(src)) return;
+        if (_stamp != null && _weight!.IsCurrent && _stamp.Matches(src)) return;
         _weight?.Dispose();
         var cfg = _conv.Config;
         int o = cfg.OutChannels;
