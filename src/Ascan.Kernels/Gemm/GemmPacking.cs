@@ -117,7 +117,9 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>Transposes a rows×16 block (rows ≤ 16, missing rows read as zero) into 16 rows of 16 at dst.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // Too large to be inlined everywhere: optimised from the first call, so it never runs as tier-0 code with the
+    // shuffle helpers as real calls (that made packing, and so whole GEMMs, 2× slower for the first second).
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Transpose16(float* src, nint ld, int rows, float* dst)
     {
         // Gather rows through a scalar-free path: load 16 rows (zero beyond 'rows').
@@ -161,7 +163,7 @@ internal static unsafe class GemmPacking
     /// 2-float spill of the one before; the last column is stored exactly, so only dst[0 .. 16·14) is written.
     /// Other strides ≥ 16 store whole columns.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     internal static void Transpose16To<TR>(TR rows, float* dst, nint stride) where TR : struct, IRowLoader
     {
         Vector512<float> r0 = rows.Load(0), r1 = rows.Load(1), r2 = rows.Load(2), r3 = rows.Load(3);

@@ -93,16 +93,47 @@ internal static unsafe class Sgemm
         where TK : IMicroKernel where TA : struct, IASource where TB : struct, IBSource
     {
         if (m <= 0 || n <= 0) return;
-        int threads = KernelPool.IsInsidePart || (long)m * n * k < ParallelThreshold ? 1 : KernelPool.Threads;
-        // Split the larger of M and N into aligned slices; each part packs its own panels (no barriers).
+        long work = (long)m * n * k;
+        int threads = KernelPool.IsInsidePart || work < ParallelThreshold ? 1 : KernelPool.Threads;
+        if (threads == 1)
+        {
+            Block<TK, TA, TB>(ref a, ref b, 0, m, 0, n, k, c, ldc, accumulate, epi);
+            return;
+        }
+        // Split the larger of M and N into aligned slices, up to PartsPerThread per thread: the pool hands parts out
+        // as threads come free, so a thread the OS descheduled (a busy machine) holds up one small part, not half
+        // the product. Each part packs its own panels (no barriers); results do not depend on the split.
         bool splitM = m >= n;
         int align = splitM ? TK.Mr : TK.Nr;
         int extent = splitM ? m : n;
-        int slice = RoundUp(CeilDiv(extent, threads), align);
-        int parts = Math.Max(1, CeilDiv(extent, slice));
+        int wanted = (int)Math.Clamp(work / MinPartWork, threads, (long)threads * PartsPerThread);
+        int slice = RoundUp(CeilDiv(extent, wanted), align);
+        int parts = CeilDiv(extent, slice);
         if (parts == 1)
         {
             Block<TK, TA, TB>(ref a, ref b, 0, m, 0, n, k, c, ldc, accumulate, epi);
+            return;
+        }
+        long sharedA = (long)RoundUp(m, TK.Mr) * k;
+        if (!splitM && typeof(TA) != typeof(PrepackedA) && sharedA <= SharedAMax)
+        {
+            // Column slices would each pack the whole of A: pack it once here, in the layout PrepackedA reads.
+            var buf = SharedABuffer.ForCurrentThread(sharedA);
+            int mPad = RoundUp(m, TK.Mr), kcb = KBlock(k);
+            for (int pc = 0; pc < k; pc += kcb)
+            {
+                int kc = Math.Min(kcb, k - pc);
+                float* dst = buf.Data + (nint)pc * mPad;
+                float* got = a.Pack<TK>(0, m, pc, kc, dst);
+                if (got != dst) Buffer.MemoryCopy(got, dst, (long)mPad * kc * sizeof(float), (long)mPad * kc * sizeof(float));
+            }
+            var shared = new Job<TK, PrepackedA, TB>
+            {
+                A = new PrepackedA(buf.Data, mPad), B = b, M = m, N = n, K = k, C = c, Ldc = ldc, Accumulate = accumulate, Epi = epi,
+                SplitM = false, Slice = slice,
+            };
+            KernelPool.Run(parts, shared.RunPart);
+            GC.KeepAlive(buf);
             return;
         }
         var job = new Job<TK, TA, TB>
@@ -111,6 +142,35 @@ internal static unsafe class Sgemm
             SplitM = splitM, Slice = slice,
         };
         KernelPool.Run(parts, job.RunPart);
+    }
+
+    // At least this many multiply-adds per part (~10 µs on one core), at most this many parts per thread.
+    private const long MinPartWork = 1L << 20;
+    private const int PartsPerThread = 4;
+    // Largest A (floats) packed once and shared by column slices.
+    private const long SharedAMax = 1L << 20;
+
+    /// <summary>The calling thread's buffer for an A operand packed once and read by every part of a column split.</summary>
+    private sealed class SharedABuffer
+    {
+        [ThreadStatic] private static SharedABuffer? _current;
+        public readonly float* Data;
+        private readonly long _floats;
+
+        private SharedABuffer(long floats)
+        {
+            _floats = floats;
+            Data = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+        }
+
+        public static SharedABuffer ForCurrentThread(long floats)
+        {
+            var b = _current;
+            if (b != null && b._floats >= floats) return b;
+            return _current = new SharedABuffer(Math.Max(floats, b?._floats ?? 0));
+        }
+
+        ~SharedABuffer() => NativeMemory.AlignedFree(Data);
     }
 
     private static int CeilDiv(int a, int b) => (a + b - 1) / b;
