@@ -63,6 +63,14 @@ public sealed class Storage
         return d as T[] ?? throw new InvalidCastException($"Tensor holds {DType}, accessed as {typeof(T).Name}.");
     }
 
+    /// <summary>The elements without counting an access (<see cref="Version"/> unchanged): callers only read.</summary>
+    internal T[] ReadArray<T>() where T : unmanaged
+    {
+        var d = _data ?? throw new ObjectDisposedException(nameof(Storage),
+            "This tensor's storage was returned to the pool when its TensorScope ended; call Keep() on tensors that must outlive the scope.");
+        return d as T[] ?? throw new InvalidCastException($"Tensor holds {DType}, accessed as {typeof(T).Name}.");
+    }
+
     internal void Release()
     {
         if (_data == null || Kept || !Pooled) return;

@@ -83,6 +83,24 @@ public class InferenceLayerTests
     }
 
     [Fact]
+    public void PackedLinear_ManyRows_UnpackedPath_Matches()
+    {
+        if (!Ops.PackedKernelsSupported) return;
+        var rng = new Rng(14);
+        var lin = new Linear(ParamPath.Root(rng: rng), 24, 40);
+        using var _ = Autograd.NoGrad();
+        var x = Tensor.Randn(rng, DType.F32, PackedLinear.PackRowsMax + 9, 24);
+        var residual = Tensor.Randn(rng, DType.F32, PackedLinear.PackRowsMax + 9, 40);
+        long version = lin.Weight.Storage.Version;
+        TensorAssert.Close(Ops.Silu(lin.Forward(x)) + residual, new PackedLinear(lin).Forward(x, Activation.Silu, residual), 1e-5, 1e-5, "linear");
+        lin.Weight.ReadSpan<float>();
+        Assert.True(lin.Weight.Storage.Version > version); // the plain forward above counted; ReadSpan does not
+        long after = lin.Weight.Storage.Version;
+        new PackedLinear(lin).Forward(x);
+        Assert.Equal(after, lin.Weight.Storage.Version); // the fused path only reads the weight
+    }
+
+    [Fact]
     public void PackedOps_NeedingGradient_Throw()
     {
         if (!Ops.PackedKernelsSupported) return;

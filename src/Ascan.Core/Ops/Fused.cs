@@ -45,7 +45,7 @@ public static partial class Ops
         if (weight.Rank != 2 || weight.DType != DType.F32)
             throw new ArgumentException($"PackLinearWeight: weight{(weight.Name != null ? " " + weight.Name : "")} must be a float32 (out, in) matrix, got {ShapeUtil.Format(weight.Shape)} {weight.DType}.");
         var w = Dense(weight);
-        return PackedB.Create(w.Span<float>(), weight.Dim(1), transB: true, k: weight.Dim(1), n: weight.Dim(0));
+        return PackedB.Create(w.ReadSpan<float>(), weight.Dim(1), transB: true, k: weight.Dim(1), n: weight.Dim(0));
     }
 
     /// <summary>
@@ -60,22 +60,33 @@ public static partial class Ops
             throw new ArgumentException($"PackConv2dWeight: weight{wn} must be a float32 (O, C, KH, KW) tensor, got {ShapeUtil.Format(weight.Shape)} {weight.DType}.");
         int o = weight.Dim(0), c = weight.Dim(1), kh = weight.Dim(2), kw = weight.Dim(3);
         if (!outScale.IsEmpty && outScale.Length != o) throw new ArgumentException($"PackConv2dWeight: {outScale.Length} scales for {o} output channels{wn}.");
-        var src = Dense(weight).Span<float>();
-        var hwio = new float[kh * kw * c * o];
-        for (int oi = 0; oi < o; oi++)
+        var src = Dense(weight).ReadSpan<float>();
+        // The (KH, KW, C, O) copy is temporary: native memory, freed at once, so packing a large model leaves no
+        // garbage on the managed heap (it would count in the process's peak memory until the next full collection).
+        int count = kh * kw * c * o;
+        unsafe
         {
-            double s = outScale.IsEmpty ? 1.0 : outScale[oi];
-            for (int ci = 0; ci < c; ci++)
-                for (int y = 0; y < kh; y++)
-                    for (int x = 0; x < kw; x++)
-                        hwio[((y * kw + x) * c + ci) * o + oi] = (float)(src[((oi * c + ci) * kh + y) * kw + x] * s);
+            float* buffer = (float*)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)count, sizeof(float));
+            try
+            {
+                var hwio = new Span<float>(buffer, count);
+                for (int oi = 0; oi < o; oi++)
+                {
+                    double s = outScale.IsEmpty ? 1.0 : outScale[oi];
+                    for (int ci = 0; ci < c; ci++)
+                        for (int y = 0; y < kh; y++)
+                            for (int x = 0; x < kw; x++)
+                                hwio[((y * kw + x) * c + ci) * o + oi] = (float)(src[((oi * c + ci) * kh + y) * kw + x] * s);
+                }
+                // Winograd depends only on the kernel, not on the input size; the geometry below stands for any input.
+                var probe = new Conv2dGeometry(1, 8, 8, c, o, kh, kw, stride.H, stride.W, padding.H, padding.W, dilation.H, dilation.W);
+                if (WinogradConv.Supports(probe))
+                    return new PackedConv2dWeight(null, WinogradConv.PackWeight(hwio, c, o), c, o, kh, kw, stride, padding, dilation);
+                var packed = PackedB.Create(hwio, o, transB: false, k: kh * kw * c, n: o);
+                return new PackedConv2dWeight(packed, null, c, o, kh, kw, stride, padding, dilation);
+            }
+            finally { System.Runtime.InteropServices.NativeMemory.Free(buffer); }
         }
-        // Winograd depends only on the kernel, not on the input size; the geometry below stands for any input.
-        var probe = new Conv2dGeometry(1, 8, 8, c, o, kh, kw, stride.H, stride.W, padding.H, padding.W, dilation.H, dilation.W);
-        if (WinogradConv.Supports(probe))
-            return new PackedConv2dWeight(null, WinogradConv.PackWeight(hwio, c, o), c, o, kh, kw, stride, padding, dilation);
-        var packed = PackedB.Create(hwio, o, transB: false, k: kh * kw * c, n: o);
-        return new PackedConv2dWeight(packed, null, c, o, kh, kw, stride, padding, dilation);
     }
 
     /// <summary>
@@ -96,10 +107,36 @@ public static partial class Ops
         MacCounter.Add((long)rows * inF * outF);
         var xc = Dense(x);
         var y = Tensor.Empty(yShape, DType.F32, zero: false);
-        Gemm.ComputePacked(rows, xc.Span<float>(), inF, weight, y.Span<float>(), outF,
-            new Epilogue<float>(bias == null ? default : Dense(bias).Span<float>(), act, residual == null ? default : Dense(residual).Span<float>()));
+        Gemm.ComputePacked(rows, xc.ReadSpan<float>(), inF, weight, y.Span<float>(), outF, FusedEpilogue(bias, act, residual));
         return y;
     }
+
+    /// <summary>
+    /// Inference Linear on the plain (out, in) weight: y = act(x·Wᵀ + bias) + residual in one GEMM pass, B packed by
+    /// the GEMM as it goes (for many rows that costs little, and no packed copy of the weight is kept). Weight and bias
+    /// are only read (their versions stay put). Shapes as <see cref="LinearPacked"/>. No backward.
+    /// </summary>
+    public static Tensor LinearFused(Tensor x, Tensor weight, Tensor? bias = null, Activation act = Activation.None, Tensor? residual = null)
+    {
+        using var _ = Profiler.Scope("Linear");
+        Autograd.NoBackward("LinearFused", x, bias, residual);
+        if (weight.Rank != 2 || weight.DType != DType.F32) throw new ArgumentException($"LinearFused: weight must be a float32 (out, in) matrix, got {ShapeUtil.Format(weight.Shape)} {weight.DType}.");
+        int inF = weight.Dim(1), outF = weight.Dim(0);
+        if (x.DType != DType.F32 || x.Rank == 0 || x.Dim(-1) != inF)
+            throw new ArgumentException($"LinearFused: input {ShapeUtil.Format(x.Shape)} {x.DType} must be float32 ending in {inF} features.");
+        var yShape = x.ShapeArray(); yShape[^1] = outF;
+        CheckFusedOperands("LinearFused", bias, outF, residual, yShape);
+        int rows = x.Numel / inF;
+        MacCounter.Add((long)rows * inF * outF);
+        var xc = Dense(x);
+        var y = Tensor.Empty(yShape, DType.F32, zero: false);
+        Gemm.Compute(false, true, rows, outF, inF, xc.ReadSpan<float>(), inF, Dense(weight).ReadSpan<float>(), inF, y.Span<float>(), outF, false,
+            FusedEpilogue(bias, act, residual));
+        return y;
+    }
+
+    private static Epilogue<float> FusedEpilogue(Tensor? bias, Activation act, Tensor? residual) =>
+        new(bias == null ? default : Dense(bias).ReadSpan<float>(), act, residual == null ? default : Dense(residual).ReadSpan<float>());
 
     /// <summary>
     /// Inference Conv2d on a packed weight: y = act(conv(x, w) + bias) + residual in one implicit-GEMM pass (no im2col
@@ -121,9 +158,9 @@ public static partial class Ops
         MacCounter.Add((long)g.B * g.OutH * g.OutW * g.O * g.C * g.KH * g.KW);
         var xc = Dense(x);
         var y = Tensor.Empty(yShape, DType.F32, zero: false);
-        var epilogue = new Epilogue<float>(bias == null ? default : Dense(bias).Span<float>(), act, residual == null ? default : Dense(residual).Span<float>());
-        if (weight.Winograd is { } wino) WinogradConv.Forward(y.Span<float>(), xc.Span<float>(), wino, g, epilogue);
-        else Conv2dKernels.ForwardPacked(y.Span<float>(), xc.Span<float>(), weight.Packed!, g, epilogue);
+        var epilogue = FusedEpilogue(bias, act, residual);
+        if (weight.Winograd is { } wino) WinogradConv.Forward(y.Span<float>(), xc.ReadSpan<float>(), wino, g, epilogue);
+        else Conv2dKernels.ForwardPacked(y.Span<float>(), xc.ReadSpan<float>(), weight.Packed!, g, epilogue);
         return y;
     }
 
@@ -142,7 +179,7 @@ public static partial class Ops
         MacCounter.Add(2L * b * heads * t * t * hd);
         var qc = Dense(qkv);
         var o = Tensor.Empty([b, t, c], DType.F32, zero: false);
-        AttentionKernel.ForwardQkv(o.Span<float>(), qc.Span<float>(), b, t, heads, hd, (float)(scale ?? 1.0 / Math.Sqrt(hd)));
+        AttentionKernel.ForwardQkv(o.Span<float>(), qc.ReadSpan<float>(), b, t, heads, hd, (float)(scale ?? 1.0 / Math.Sqrt(hd)));
         return o;
     }
 

@@ -47,25 +47,30 @@ public static unsafe class WinogradConv
     {
         if (wHwio.Length < 9 * c * o) throw new ArgumentException($"Winograd weight has {wHwio.Length} values, needs {9 * c * o} for (3, 3, {c}, {o}).");
         double[,] gm = { { 1, 0, 0 }, { 0.5, 0.5, 0.5 }, { 0.5, -0.5, 0.5 }, { 0, 0, 1 } };
-        var u = new float[16][];
-        for (int xi = 0; xi < 16; xi++) u[xi] = new float[c * o];
-        var g = new double[9];
-        for (int ci = 0; ci < c; ci++)
-            for (int oi = 0; oi < o; oi++)
-            {
-                for (int t = 0; t < 9; t++) g[t] = wHwio[t * c * o + ci * o + oi];
-                for (int a = 0; a < 4; a++)
-                    for (int b = 0; b < 4; b++)
-                    {
-                        double s = 0;
-                        for (int i = 0; i < 3; i++)
-                            for (int j = 0; j < 3; j++) s += gm[a, i] * g[i * 3 + j] * gm[b, j];
-                        u[a * 4 + b][ci * o + oi] = (float)s;
-                    }
-            }
-        var packed = new PackedB[16];
-        for (int xi = 0; xi < 16; xi++) packed[xi] = PackedB.Create(u[xi], o, false, c, o);
-        return new WinogradWeight(packed, c, o);
+        // The 16 transformed matrices live in one temporary native buffer (no managed garbage), each packed in turn.
+        long plane = (long)c * o;
+        float* u = (float*)NativeMemory.Alloc((nuint)(16 * plane), sizeof(float));
+        try
+        {
+            var g = stackalloc double[9];
+            for (int ci = 0; ci < c; ci++)
+                for (int oi = 0; oi < o; oi++)
+                {
+                    for (int t = 0; t < 9; t++) g[t] = wHwio[t * c * o + ci * o + oi];
+                    for (int a = 0; a < 4; a++)
+                        for (int b = 0; b < 4; b++)
+                        {
+                            double s = 0;
+                            for (int i = 0; i < 3; i++)
+                                for (int j = 0; j < 3; j++) s += gm[a, i] * g[i * 3 + j] * gm[b, j];
+                            u[(a * 4 + b) * plane + (long)ci * o + oi] = (float)s;
+                        }
+                }
+            var packed = new PackedB[16];
+            for (int xi = 0; xi < 16; xi++) packed[xi] = PackedB.Create(new ReadOnlySpan<float>(u + xi * plane, (int)plane), o, false, c, o);
+            return new WinogradWeight(packed, c, o);
+        }
+        finally { NativeMemory.Free(u); }
     }
 
     public static void Forward(Span<float> y, ReadOnlySpan<float> x, WinogradWeight w, in Conv2dGeometry g, Epilogue<float> epilogue = default)

@@ -27,7 +27,14 @@ public sealed class AscanModel : ClassifierModel
     /// </summary>
     public bool FusedInference { get; set; } = true;
 
-    private bool UseFused(Tensor x) => FusedInference && InferenceFusion.Applies(this, x);
+    private bool _collected;
+
+    private bool UseFused(Tensor x)
+    {
+        if (!FusedInference || !InferenceFusion.Applies(this, x)) return false;
+        if (!_collected) { _collected = true; InferenceFusion.CollectBeforePacking(); }
+        return true;
+    }
 
     public AscanModel(ParamPath p, AscanConfig config) : base(p)
     {

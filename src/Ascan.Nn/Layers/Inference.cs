@@ -39,6 +39,17 @@ internal sealed class SourceStamp
 /// </summary>
 public static class InferenceFusion
 {
+    /// <summary>
+    /// One full, compacting collection, for a model about to pack its inference weights: what building or loading
+    /// it left on the managed heap (initial values, the loaded file's tensors) is returned to the OS first, so it
+    /// does not add to the process's peak memory on top of the packed weights and the first step's activations.
+    /// </summary>
+    public static void CollectBeforePacking()
+    {
+        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+    }
+
     public static bool Applies(Module m, Tensor x)
     {
         if (m.Training || x.DType != DType.F32 || !Ops.PackedKernelsSupported) return false;
@@ -48,15 +59,18 @@ public static class InferenceFusion
 }
 
 /// <summary>
-/// A <see cref="Linear"/> packed for inference: y = act(x·Wᵀ + b) + residual in one GEMM pass. The packed weight and
-/// a private copy of the bias (reading the parameter would bump its version) are rebuilt when the layer's weight or
-/// bias changed since the last call.
+/// A <see cref="Linear"/> for inference: y = act(x·Wᵀ + b) + residual in one GEMM pass. For few rows (batch 1: the
+/// tokens of one image) the weight is packed once and kept — packing it on every call would cost as much as the
+/// product; it is re-packed when the weight or bias changed. For many rows the GEMM packs as it goes and no copy
+/// of the weight is kept (memory).
 /// </summary>
 public sealed class PackedLinear : IDisposable
 {
+    /// <summary>Row counts up to this use (and create) the packed weight.</summary>
+    public const int PackRowsMax = 512;
+
     private readonly Linear _linear;
     private PackedB? _weight;
-    private Tensor? _bias;
     private SourceStamp? _stamp;
 
     public PackedLinear(Linear linear) { _linear = linear; }
@@ -64,8 +78,10 @@ public sealed class PackedLinear : IDisposable
     /// <summary>Shapes: x (…, in), residual (…, out) or null → (…, out).</summary>
     public Tensor Forward(Tensor x, Activation act = Activation.None, Tensor? residual = null)
     {
+        int rows = x.Rank == 0 ? 0 : x.Numel / Math.Max(1, x.Dim(-1));
+        if (rows > PackRowsMax && _weight == null) return Ops.LinearFused(x, _linear.Weight, _linear.Bias, act, residual);
         Refresh();
-        return Ops.LinearPacked(x, _weight!, _bias, act, residual);
+        return Ops.LinearPacked(x, _weight!, _linear.Bias, act, residual);
     }
 
     private void Refresh()
@@ -74,7 +90,6 @@ public sealed class PackedLinear : IDisposable
         if (_stamp != null && _weight!.IsCurrent && _stamp.Matches(w, b)) return;
         _weight?.Dispose();
         _weight = Ops.PackLinearWeight(w);
-        _bias = b?.Clone();
         _stamp = new SourceStamp(w, b);
     }
 
