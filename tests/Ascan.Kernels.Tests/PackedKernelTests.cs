@@ -118,6 +118,25 @@ public class PackedKernelTests
         finally { KernelPool.Threads = old; }
     }
 
+    // (B, H, W, C, O, K, stride, pad): the direct few-input-channel kernel (stems), interior and edge pixel groups.
+    [Theory]
+    [InlineData(2, 13, 11, 3, 32, 3, 2, 1)]
+    [InlineData(1, 9, 10, 3, 64, 7, 2, 3)]
+    [InlineData(1, 8, 7, 1, 48, 3, 1, 1)]
+    [InlineData(2, 6, 9, 4, 16, 3, 1, 0)]
+    public void SmallChannelConv_MatchesReference(int b, int h, int w, int c, int o, int k, int s, int p)
+    {
+        var g = new Conv2dGeometry(b, h, w, c, o, k, k, s, s, p, p);
+        if (!Conv2dKernels.UsesDirectSmallChannel(g)) return;
+        var x = Random(g.InputLength, 1); var wt = Random(g.WeightLength, 2); var bias = Random(o, 3); var res = Random(g.OutputLength, 4);
+        var want = new double[g.OutputLength];
+        ConvReference.Forward<double>(want, D(x), D(wt), D(bias), g, Activation.Gelu);
+        for (int i = 0; i < want.Length; i++) want[i] += res[i];
+        var got = new float[g.OutputLength];
+        Conv2dKernels.ForwardDirect(got, x, wt, g, new Epilogue<float>(bias, Activation.Gelu, res));
+        AssertClose(want, got, 1e-5, "y");
+    }
+
     [Fact]
     public void ConvPacked_Avx2Path_MatchesReference()
     {

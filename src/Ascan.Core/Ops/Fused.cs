@@ -14,6 +14,8 @@ public sealed class PackedConv2dWeight : IDisposable
     public PackedB? Packed { get; }
     /// <summary>The Winograd-domain weight, or null.</summary>
     public WinogradWeight? Winograd { get; }
+    /// <summary>The plain (KH, KW, C, O) weight for the direct few-input-channel kernel (a stem), or null.</summary>
+    public float[]? Direct { get; }
     public int InChannels { get; }
     public int OutChannels { get; }
     public int KernelH { get; }
@@ -22,14 +24,14 @@ public sealed class PackedConv2dWeight : IDisposable
     public (int H, int W) Padding { get; }
     public (int H, int W) Dilation { get; }
 
-    internal PackedConv2dWeight(PackedB? packed, WinogradWeight? winograd, int c, int o, int kh, int kw, (int, int) stride, (int, int) padding, (int, int) dilation)
+    internal PackedConv2dWeight(PackedB? packed, WinogradWeight? winograd, float[]? direct, int c, int o, int kh, int kw, (int, int) stride, (int, int) padding, (int, int) dilation)
     {
-        Packed = packed; Winograd = winograd; InChannels = c; OutChannels = o; KernelH = kh; KernelW = kw;
+        Packed = packed; Winograd = winograd; Direct = direct; InChannels = c; OutChannels = o; KernelH = kh; KernelW = kw;
         Stride = stride; Padding = padding; Dilation = dilation;
     }
 
     /// <summary>Whether the packed layout still matches the active GEMM kernel.</summary>
-    public bool IsCurrent => Packed?.IsCurrent ?? Winograd!.IsCurrent;
+    public bool IsCurrent => Packed?.IsCurrent ?? Winograd?.IsCurrent ?? true;
 
     public void Dispose() { Packed?.Dispose(); Winograd?.Dispose(); }
 }
@@ -81,9 +83,11 @@ public static partial class Ops
                 // Winograd depends only on the kernel, not on the input size; the geometry below stands for any input.
                 var probe = new Conv2dGeometry(1, 8, 8, c, o, kh, kw, stride.H, stride.W, padding.H, padding.W, dilation.H, dilation.W);
                 if (WinogradConv.Supports(probe))
-                    return new PackedConv2dWeight(null, WinogradConv.PackWeight(hwio, c, o), c, o, kh, kw, stride, padding, dilation);
+                    return new PackedConv2dWeight(null, WinogradConv.PackWeight(hwio, c, o), null, c, o, kh, kw, stride, padding, dilation);
+                if (Conv2dKernels.UsesDirectSmallChannel(probe))
+                    return new PackedConv2dWeight(null, null, hwio.ToArray(), c, o, kh, kw, stride, padding, dilation);
                 var packed = PackedB.Create(hwio, o, transB: false, k: kh * kw * c, n: o);
-                return new PackedConv2dWeight(packed, null, c, o, kh, kw, stride, padding, dilation);
+                return new PackedConv2dWeight(packed, null, null, c, o, kh, kw, stride, padding, dilation);
             }
             finally { System.Runtime.InteropServices.NativeMemory.Free(buffer); }
         }
@@ -160,6 +164,7 @@ public static partial class Ops
         var y = Tensor.Empty(yShape, DType.F32, zero: false);
         var epilogue = FusedEpilogue(bias, act, residual);
         if (weight.Winograd is { } wino) WinogradConv.Forward(y.Span<float>(), xc.ReadSpan<float>(), wino, g, epilogue);
+        else if (weight.Direct is { } direct) Conv2dKernels.ForwardDirect(y.Span<float>(), xc.ReadSpan<float>(), direct, g, epilogue);
         else Conv2dKernels.ForwardPacked(y.Span<float>(), xc.ReadSpan<float>(), weight.Packed!, g, epilogue);
         return y;
     }

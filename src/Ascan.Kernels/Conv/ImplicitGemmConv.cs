@@ -102,6 +102,23 @@ public static unsafe partial class Conv2dKernels
         GC.KeepAlive(w);
     }
 
+    /// <summary>Whether <see cref="ForwardDirect"/> handles this geometry (≤ 4 input channels, 16–64 output channels).</summary>
+    public static bool UsesDirectSmallChannel(in Conv2dGeometry g) => SmallChannelConv.Supports(g);
+
+    /// <summary>
+    /// y = act(conv(x, w) + bias) + residual for a stem-like conv with ≤ 4 input channels (<see cref="UsesDirectSmallChannel"/>),
+    /// on the plain (KH, KW, C, O) weight. Shapes: x (B, H, W, C), y and residual (B, OutH, OutW, O).
+    /// </summary>
+    public static void ForwardDirect(Span<float> y, ReadOnlySpan<float> x, ReadOnlySpan<float> wHwio, in Conv2dGeometry g, Epilogue<float> epilogue = default)
+    {
+        Check(g, y.Length, g.OutputLength, x.Length, wHwio.Length);
+        if (!SmallChannelConv.Supports(g)) throw new ArgumentException($"Conv2d direct small-channel path does not handle {g}.");
+        CheckEpilogue(epilogue, g);
+        if (g.B == 0) return;
+        fixed (float* py = y) fixed (float* px = x) fixed (float* pw = wHwio) fixed (float* pb = epilogue.Bias) fixed (float* pr = epilogue.Residual)
+            SmallChannelConv.Forward(py, px, pw, g, new EpilogueArgs(epilogue.Bias.IsEmpty ? null : pb, epilogue.Act, epilogue.Residual.IsEmpty ? null : pr, g.O));
+    }
+
     /// <summary>Packs a kernel-layout (KH, KW, C, O) weight, groups 1, as the B operand of <see cref="ForwardPacked"/>.</summary>
     public static PackedB PackConvWeight(ReadOnlySpan<float> wHwio, in Conv2dGeometry g)
     {
@@ -112,6 +129,11 @@ public static unsafe partial class Conv2dKernels
     /// <summary>The float forward of groups-1 convs on the implicit GEMM, weight (KH, KW, C, O) packed per call.</summary>
     private static void ForwardImplicit(Span<float> y, ReadOnlySpan<float> x, ReadOnlySpan<float> w, in Conv2dGeometry g, Epilogue<float> epilogue)
     {
+        if (SmallChannelConv.Supports(g))
+        {
+            ForwardDirect(y, x, w, g, epilogue);
+            return;
+        }
         var geo = g;
         fixed (float* py = y) fixed (float* px = x) fixed (float* pw = w) fixed (float* pb = epilogue.Bias) fixed (float* pr = epilogue.Residual)
         {

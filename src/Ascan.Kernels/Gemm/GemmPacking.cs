@@ -98,17 +98,8 @@ internal static unsafe class GemmPacking
     private static void TransposePanel14(float* src, nint lda, int kc, float* panel)
     {
         int p = 0;
-        float* tmp = stackalloc float[16 * 16];
-        for (; p + 16 <= kc; p += 16)
-        {
-            Transpose16(src + p, lda, 14, tmp);
-            float* d = panel + p * 14;
-            // tmp row q holds the 16 lanes (rows 0..13 valid) for k = p+q; store 14 of them.
-            for (int q = 0; q < 15; q++)
-                Vector512.Store(Vector512.Load(tmp + q * 16), d + q * 14); // 2 lanes spill into the next group, then overwritten
-            Vector256.Store(Vector256.Load(tmp + 15 * 16), d + 15 * 14);
-            Vector256.Store(Vector256.Load(tmp + 15 * 16 + 6), d + 15 * 14 + 6);
-        }
+        // Each 16-wide k chunk goes straight from registers to its 16 groups of 14 (exact: nothing spills).
+        for (; p + 16 <= kc; p += 16) Transpose16To(new StridedRows(src + p, lda, 14), panel + p * 14, 14);
         for (; p < kc; p++)
         {
             float* d = panel + p * 14;
@@ -324,6 +315,13 @@ internal static class Unpack
 internal interface IRowLoader
 {
     Vector512<float> Load(int r);
+}
+
+/// <summary>The first <c>rows</c> of 16 rows at a fixed stride; rows past them read as zeros.</summary>
+internal readonly unsafe struct StridedRows(float* src, nint ld, int rows) : IRowLoader
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Load(int r) => r < rows ? Vector512.Load(src + r * ld) : Vector512<float>.Zero;
 }
 
 /// <summary>16 rows held in consecutive vectors.</summary>
