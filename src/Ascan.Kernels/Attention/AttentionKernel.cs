@@ -65,6 +65,7 @@ public static class AttentionKernel
     private static unsafe void ForwardSliceFloat(float* o, int ldo, float* lse, float* q, int ldq, float* k, float* v, int ldkv,
         float* mask, int tq, int tk, int hd, float scale)
     {
+        if (tk <= ShortKeys) { ForwardSliceShort(o, ldo, lse, q, ldq, k, v, ldkv, mask, tq, tk, hd, scale); return; }
         int tkp = (tk + TileK - 1) / TileK * TileK, hdp = (hd + AttentionTiles.W - 1) / AttentionTiles.W * AttentionTiles.W;
         var pool = ArrayPool<float>.Shared;
         var kt = pool.Rent(hd * tkp + AttentionTiles.W); var vpad = pool.Rent(tk * hdp + AttentionTiles.W);
@@ -129,6 +130,78 @@ public static class AttentionKernel
         {
             pool.Return(kt); pool.Return(vpad); pool.Return(s); pool.Return(acc); pool.Return(rowMax); pool.Return(rowSum);
             if (qTile != null) pool.Return(qTile);
+        }
+    }
+
+    /// <summary>Key counts up to this take the whole-row path (all scores of a query tile at once, no online rescaling).</summary>
+    internal const int ShortKeys = 512;
+
+    /// <summary>
+    /// The float forward for short key sequences (an image's tokens: 196, 49, 16, 4): a query tile's scores for all
+    /// keys at once (at most 64 × 512 floats), one softmax per row, then P·V — none of the streaming softmax's
+    /// per-tile rescaling. Key tiles are 16 to 64 columns wide, so 4 or 16 keys are not padded to 64.
+    /// The scale is folded into the gathered query tile; Kᵀ is built by 16×16 register transposes.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ForwardSliceShort(float* o, int ldo, float* lse, float* q, int ldq, float* k, float* v, int ldkv,
+        float* mask, int tq, int tk, int hd, float scale)
+    {
+        const int w16 = AttentionTiles.W;
+        int tile = tk <= 16 ? 16 : tk <= 32 ? 32 : tk <= 48 ? 48 : 64;   // key tile width
+        int tkp = (tk + tile - 1) / tile * tile, hdp = (hd + w16 - 1) / w16 * w16;
+        int lds = tkp;
+        var pool = ArrayPool<float>.Shared;
+        var kt = pool.Rent(hd * tkp + w16); var vpad = pool.Rent(tk * hdp + w16);
+        var s = pool.Rent(TileQ * tkp); var acc = pool.Rent(TileQ * hdp); var qTile = pool.Rent(TileQ * hd);
+        try
+        {
+            fixed (float* pkt = kt) fixed (float* pv = vpad) fixed (float* ps = s) fixed (float* pacc = acc) fixed (float* pqt = qTile)
+            {
+                // Kᵀ (hd, tkp), zero-padded columns; 16 keys × 16 dims per register transpose when hd allows.
+                new Span<float>(pkt, hd * tkp).Clear();
+                int j0 = 0;
+                if (hd % 16 == 0)
+                    for (; j0 < tk; j0 += 16)
+                        for (int d0 = 0; d0 < hd; d0 += 16)
+                            GemmPacking.Transpose16To(new StridedRows(k + (nint)j0 * ldkv + d0, ldkv, Math.Min(16, tk - j0)), pkt + (nint)d0 * tkp + j0, tkp);
+                for (; j0 < tk; j0++)
+                {
+                    float* kr = k + (nint)j0 * ldkv;
+                    for (int d = 0; d < hd; d++) pkt[d * tkp + j0] = kr[d];
+                }
+                if (hdp != hd) new Span<float>(pv, tk * hdp).Clear();
+                for (int j = 0; j < tk; j++) new ReadOnlySpan<float>(v + (nint)j * ldkv, hd).CopyTo(new Span<float>(pv + j * hdp, hd));
+                for (int i0 = 0; i0 < tq; i0 += TileQ)
+                {
+                    int br = Math.Min(TileQ, tq - i0);
+                    for (int r = 0; r < br; r++)
+                        RowMath.ScaleShift(new Span<float>(pqt + r * hd, hd), new ReadOnlySpan<float>(q + (nint)(i0 + r) * ldq, hd), scale, 0f);
+                    // S = (scale·Q_i)·Kᵀ over every key tile.
+                    for (int jt = 0; jt < tkp; jt += tile)
+                        AttentionTiles.ScoresTile(ps + jt, lds, pqt, pkt + jt, tkp, br, hd, tile / w16);
+                    new Span<float>(pacc, br * hdp).Clear();
+                    for (int r = 0; r < br; r++)
+                    {
+                        // Padding keys score −∞ (weight 0), so every row pass runs on whole vectors (tkp is a multiple of 16).
+                        var row = new Span<float>(ps + r * lds, tkp);
+                        row[tk..].Fill(float.NegativeInfinity);
+                        if (mask != null) RowMath.Add(row[..tk], new ReadOnlySpan<float>(mask + (nint)(i0 + r) * tk, tk));
+                        float m = RowMath.Max<float>(row);
+                        float shift = float.IsNegativeInfinity(m) ? 0f : m;
+                        float sum = RowMath.ExpSub<float>(row, row, shift);
+                        // Normalise P now (one pass over tk) rather than O later: same cost, and O comes out final.
+                        RowMath.ScaleShift(row, row, 1f / sum, 0f);
+                        if (lse != null) lse[i0 + r] = m + MathF.Log(sum);
+                    }
+                    AttentionTiles.AccumulatePvStrided(pacc, ps, lds, pv, br, tk, hdp);
+                    for (int r = 0; r < br; r++)
+                        new ReadOnlySpan<float>(pacc + r * hdp, hd).CopyTo(new Span<float>(o + (nint)(i0 + r) * ldo, hd));
+                }
+            }
+        }
+        finally
+        {
+            pool.Return(kt); pool.Return(vpad); pool.Return(s); pool.Return(acc); pool.Return(qTile);
         }
     }
 
