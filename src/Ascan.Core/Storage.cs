@@ -14,6 +14,14 @@ public sealed class Storage
     public int Length { get; }
     internal bool Pooled;
     internal bool Kept;
+    private long _version;
+
+    /// <summary>
+    /// Counts the times the elements were handed out (<see cref="Array{T}"/>, and so every Span of a tensor over
+    /// this storage). Nothing can write without one, so a cache derived from the values (folded or pre-packed
+    /// inference weights) is still valid while the version it recorded is unchanged.
+    /// </summary>
+    public long Version => Volatile.Read(ref _version);
 
     private Storage(Array data, DType dtype, int length, bool pooled)
     {
@@ -48,6 +56,15 @@ public sealed class Storage
 
     /// <summary>The elements as T[] (T must match the storage's DType).</summary>
     public T[] Array<T>() where T : unmanaged
+    {
+        Interlocked.Increment(ref _version);
+        var d = _data ?? throw new ObjectDisposedException(nameof(Storage),
+            "This tensor's storage was returned to the pool when its TensorScope ended; call Keep() on tensors that must outlive the scope.");
+        return d as T[] ?? throw new InvalidCastException($"Tensor holds {DType}, accessed as {typeof(T).Name}.");
+    }
+
+    /// <summary>The elements without counting an access (<see cref="Version"/> unchanged): callers only read.</summary>
+    internal T[] ReadArray<T>() where T : unmanaged
     {
         var d = _data ?? throw new ObjectDisposedException(nameof(Storage),
             "This tensor's storage was returned to the pool when its TensorScope ended; call Keep() on tensors that must outlive the scope.");
@@ -118,6 +135,14 @@ public sealed class TensorScope : IDisposable
     private TensorScope(TensorScope? parent) { _parent = parent; }
 
     internal static TensorScope? Current => _current;
+
+    /// <summary>
+    /// Returns <paramref name="t"/>'s pooled buffer now instead of at the end of its scope, when the caller knows
+    /// nothing reads it any more (an inference forward freeing each activation after its last use keeps the peak
+    /// memory at a few layers' worth). Reading t or any view of it afterwards throws. Storage that is not pooled
+    /// (created outside a scope) or was kept is left to the garbage collector.
+    /// </summary>
+    public static void Release(Tensor t) => t.Storage.Release();
 
     public static TensorScope Begin() => _current = new TensorScope(_current);
 

@@ -100,6 +100,14 @@ public sealed partial class Tensor
         return t;
     }
 
+    /// <summary>A contiguous tensor over existing storage (no copy); the storage must hold at least the shape's elements.</summary>
+    public static Tensor FromStorage(Storage storage, params int[] shape)
+    {
+        int n = ShapeUtil.Numel(shape);
+        if (n > storage.Length) throw new ArgumentException($"Storage of {storage.Length} elements is too small for shape {ShapeUtil.Format(shape)}.");
+        return new Tensor(storage, (int[])shape.Clone());
+    }
+
     /// <summary>A contiguous float32 tensor holding a copy of <paramref name="data"/>.</summary>
     public static Tensor FromArray(float[] data, params int[] shape) => FromSpan<float>(data, shape);
     public static Tensor FromArray(double[] data, params int[] shape) => FromSpan<double>(data, shape);
@@ -141,6 +149,17 @@ public sealed partial class Tensor
     {
         if (!IsContiguous) throw new InvalidOperationException("Span<T>() needs a contiguous tensor; call Contiguous() first.");
         return Storage.Array<T>().AsSpan(Offset, Numel);
+    }
+
+    /// <summary>
+    /// The elements of a contiguous tensor for reading only. Unlike <see cref="Span{T}"/> it does not count as an
+    /// access that may write (<see cref="Storage.Version"/> is unchanged), so reading a weight every step keeps the
+    /// caches derived from it (folded, pre-packed inference weights) valid.
+    /// </summary>
+    public ReadOnlySpan<T> ReadSpan<T>() where T : unmanaged
+    {
+        if (!IsContiguous) throw new InvalidOperationException("ReadSpan<T>() needs a contiguous tensor; call Contiguous() first.");
+        return Storage.ReadArray<T>().AsSpan(Offset, Numel);
     }
 
     /// <summary>A copy of the elements in logical (row-major) order, converted to T.</summary>

@@ -50,13 +50,34 @@ public abstract class Module
     {
         string key = Path.Key(name);
         Path.Claim(key);
-        var values = new double[ShapeUtil.Numel(shape)];
+        int n = ShapeUtil.Numel(shape);
+        // One reused double scratch and the persistent storage itself: building a large model this way leaves no
+        // per-tensor garbage behind (it would otherwise stay in the process's peak memory).
+        var values = InitScratch(n);
         init(values, shape, Path.Rng);
-        var t = Persistent(Path.DType == DType.F32 ? Tensor.FromArray(values.Select(v => (float)v).ToArray(), shape) : Tensor.FromArray(values, shape));
+        var storage = Storage.AllocatePersistent(Path.DType, n);
+        if (Path.DType == DType.F32)
+        {
+            var dst = storage.Array<float>();
+            for (int i = 0; i < n; i++) dst[i] = (float)values[i];
+        }
+        else values.CopyTo(storage.Array<double>());
+        var t = Tensor.FromStorage(storage, shape);
         var p = new Parameter(key, t, isBuffer);
         (isBuffer ? _buffers : _parameters).Add(p);
         return p;
     }
+
+    [ThreadStatic] private static double[]? _initScratch;
+
+    private static Span<double> InitScratch(int n)
+    {
+        if (_initScratch == null || _initScratch.Length < n) _initScratch = new double[Math.Max(n, 1 << 16)];
+        return _initScratch.AsSpan(0, n);
+    }
+
+    /// <summary>Drops this thread's initialisation scratch (as large as the largest parameter, in double) once a model is built.</summary>
+    public static void ReleaseInitScratch() => _initScratch = null;
 
     /// <summary>A copy whose storage never returns to a TensorScope pool (parameters outlive every step).</summary>
     internal static Tensor Persistent(Tensor t) => t.Clone();

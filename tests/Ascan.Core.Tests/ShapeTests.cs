@@ -95,3 +95,22 @@ public class ShapeTests
         Assert.Throws<ArgumentException>(() => Ops.Pad(x, new[] { 1 }));
     }
 }
+
+public class StridedCopyTests
+{
+    [Theory]
+    [InlineData(2, 3, 5, 17)]   // NCHW → NHWC: rows of 3 channels, walked along the source's contiguous W
+    [InlineData(1, 4, 16, 16)]
+    [InlineData(2, 3, 4, 5)]    // no long unit-stride dim: the plain row walk
+    public void Contiguous_ChannelsLastPermute_MatchesIndexing(int b, int c, int h, int w)
+    {
+        var x = Tensor.Randn(new Rng(3), DType.F32, b, c, h, w);
+        var y = x.Permute(0, 2, 3, 1).Contiguous().ToArray<float>();
+        var xs = x.ToArray<float>();
+        for (int bi = 0; bi < b; bi++)
+            for (int hi = 0; hi < h; hi++)
+                for (int wi = 0; wi < w; wi++)
+                    for (int ci = 0; ci < c; ci++)
+                        Assert.Equal(xs[((bi * c + ci) * h + hi) * w + wi], y[((bi * h + hi) * w + wi) * c + ci]);
+    }
+}

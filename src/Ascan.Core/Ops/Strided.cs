@@ -75,8 +75,23 @@ internal static class Strided
     /// <summary>dst (contiguous, the view's logical shape) = the elements of the view src.</summary>
     public static void Copy<T>(Span<T> dst, Tensor src) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var plan = new RowPlan(src.Shape, Tensor.ContiguousStrides(src.Shape), src.Strides);
+        var dstStrides = Tensor.ContiguousStrides(src.Shape);
+        var plan = new RowPlan(src.Shape, dstStrides, src.Strides);
         var s = src.Storage.Array<T>();
+        if (plan.RowLength < 16 && plan.InnerB != 1 && SourceRowPlan(src, dstStrides) is { } byRows)
+        {
+            // A short, strided row (NCHW → NHWC: rows of 3 channels): walk in the source's contiguous order instead,
+            // long rows read in sequence and written with a stride.
+            int len = byRows.RowLength, step = byRows.InnerA;
+            var rc = byRows.Start(0, src.Offset);
+            for (int r = 0, rows = byRows.Rows; r < rows; r++, rc.Advance())
+            {
+                var srow = s.AsSpan(rc.B, len);
+                int a = rc.A;
+                for (int i = 0; i < len; i++, a += step) dst[a] = srow[i];
+            }
+            return;
+        }
         int n = plan.RowLength, inner = plan.InnerB;
         var c = plan.Start(0, src.Offset);
         for (int r = 0, rows = plan.Rows; r < rows; r++, c.Advance())
@@ -85,6 +100,17 @@ internal static class Strided
             if (inner == 1) s.AsSpan(c.B, n).CopyTo(d);
             else for (int i = 0; i < n; i++) d[i] = s[c.B + i * inner];
         }
+    }
+
+    /// <summary>The copy's loop nest with the source's unit-stride dimension innermost, or null when there is none long enough.</summary>
+    private static RowPlan? SourceRowPlan(Tensor src, int[] dstStrides)
+    {
+        int k = -1;
+        for (int i = 0; i < src.Rank; i++)
+            if (src.Strides[i] == 1 && src.Shape[i] >= 16) { k = i; break; }
+        if (k < 0) return null;
+        var order = Enumerable.Range(0, src.Rank).Where(i => i != k).Append(k).ToArray();
+        return new RowPlan(order.Select(i => src.Shape[i]).ToArray(), order.Select(i => dstStrides[i]).ToArray(), order.Select(i => src.Strides[i]).ToArray());
     }
 
     /// <summary>The view dst += src (contiguous, dst's logical shape). dst must not overlap itself (no stride-0 dims).</summary>

@@ -53,24 +53,48 @@ public static class AttentionKernel
     private static unsafe void ForwardSliceFloat(Span<float> o, Span<float> lse, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v,
         ReadOnlySpan<float> mask, int tq, int tk, int hd, float scale)
     {
+        fixed (float* po = o) fixed (float* pl = lse) fixed (float* pq = q) fixed (float* pk = k) fixed (float* pv = v) fixed (float* pm = mask)
+            ForwardSliceFloat(po, hd, pl, pq, hd, pk, pv, hd, mask.IsEmpty ? null : pm, tq, tk, hd, scale);
+    }
+
+    /// <summary>
+    /// One (batch, head) slice on raw rows: query row i at q + i·ldq, key/value row j at k/v + j·ldkv, output row i
+    /// at o + i·ldo, so q, k, v can be read in place from a fused (B, T, 3, NH, HD) projection and o written
+    /// straight into (B, T, NH, HD). lse may be null (inference keeps no statistics); mask is (tq, tk) or null.
+    /// </summary>
+    private static unsafe void ForwardSliceFloat(float* o, int ldo, float* lse, float* q, int ldq, float* k, float* v, int ldkv,
+        float* mask, int tq, int tk, int hd, float scale)
+    {
+        if (tk <= ShortKeys) { ForwardSliceShort(o, ldo, lse, q, ldq, k, v, ldkv, mask, tq, tk, hd, scale); return; }
         int tkp = (tk + TileK - 1) / TileK * TileK, hdp = (hd + AttentionTiles.W - 1) / AttentionTiles.W * AttentionTiles.W;
         var pool = ArrayPool<float>.Shared;
         var kt = pool.Rent(hd * tkp + AttentionTiles.W); var vpad = pool.Rent(tk * hdp + AttentionTiles.W);
         var s = pool.Rent(TileQ * TileK); var acc = pool.Rent(TileQ * hdp);
         var rowMax = pool.Rent(TileQ); var rowSum = pool.Rent(TileQ);
+        var qTile = ldq == hd ? null : pool.Rent(TileQ * hd);
         try
         {
             // scale·Kᵀ (hd, tkp) and V (tk, hdp), zero-padded so the tile loops load whole vectors.
             kt.AsSpan(0, hd * tkp).Clear();
             for (int j = 0; j < tk; j++)
-                for (int d = 0; d < hd; d++) kt[d * tkp + j] = k[j * hd + d] * scale;
+            {
+                float* kr = k + (nint)j * ldkv;
+                for (int d = 0; d < hd; d++) kt[d * tkp + j] = kr[d] * scale;
+            }
             vpad.AsSpan(0, tk * hdp).Clear();
-            for (int j = 0; j < tk; j++) v.Slice(j * hd, hd).CopyTo(vpad.AsSpan(j * hdp, hd));
-            fixed (float* pkt = kt) fixed (float* pv = vpad) fixed (float* ps = s) fixed (float* pacc = acc) fixed (float* pq = q)
+            for (int j = 0; j < tk; j++) new ReadOnlySpan<float>(v + (nint)j * ldkv, hd).CopyTo(vpad.AsSpan(j * hdp, hd));
+            fixed (float* pkt = kt) fixed (float* pv = vpad) fixed (float* ps = s) fixed (float* pacc = acc) fixed (float* pqt = qTile)
             {
                 for (int i0 = 0; i0 < tq; i0 += TileQ)
                 {
                     int br = Math.Min(TileQ, tq - i0);
+                    // Strided queries are gathered into a dense tile once (the score loop reads each row hd times).
+                    float* qi = q + (nint)i0 * ldq;
+                    if (qTile != null)
+                    {
+                        for (int r = 0; r < br; r++) new ReadOnlySpan<float>(qi + (nint)r * ldq, hd).CopyTo(qTile.AsSpan(r * hd, hd));
+                        qi = pqt;
+                    }
                     acc.AsSpan(0, br * hdp).Clear();
                     rowMax.AsSpan(0, br).Fill(float.NegativeInfinity);
                     rowSum.AsSpan(0, br).Clear();
@@ -78,11 +102,11 @@ public static class AttentionKernel
                     {
                         int bc = Math.Min(TileK, tk - j0);
                         // S = Q_i·(scale·K_jᵀ) (br, 64; the first bc columns are real)
-                        AttentionTiles.Scores(ps, pq + i0 * hd, pkt + j0, tkp, br, hd);
+                        AttentionTiles.Scores(ps, qi, pkt + j0, tkp, br, hd);
                         for (int r = 0; r < br; r++)
                         {
                             var row = s.AsSpan(r * TileK, bc);
-                            if (!mask.IsEmpty) RowMath.Add(row, mask.Slice((i0 + r) * tk + j0, bc));
+                            if (mask != null) RowMath.Add(row, new ReadOnlySpan<float>(mask + (nint)(i0 + r) * tk + j0, bc));
                             float mOld = rowMax[r];
                             float mNew = MathF.Max(mOld, RowMath.Max<float>(row));
                             float shift = float.IsNegativeInfinity(mNew) ? 0f : mNew;
@@ -96,8 +120,8 @@ public static class AttentionKernel
                     }
                     for (int r = 0; r < br; r++)
                     {
-                        RowMath.ScaleShift(o.Slice((i0 + r) * hd, hd), acc.AsSpan(r * hdp, hd), 1f / rowSum[r], 0f);
-                        lse[i0 + r] = rowMax[r] + MathF.Log(rowSum[r]);
+                        RowMath.ScaleShift(new Span<float>(o + (nint)(i0 + r) * ldo, hd), acc.AsSpan(r * hdp, hd), 1f / rowSum[r], 0f);
+                        if (lse != null) lse[i0 + r] = rowMax[r] + MathF.Log(rowSum[r]);
                     }
                 }
             }
@@ -105,6 +129,106 @@ public static class AttentionKernel
         finally
         {
             pool.Return(kt); pool.Return(vpad); pool.Return(s); pool.Return(acc); pool.Return(rowMax); pool.Return(rowSum);
+            if (qTile != null) pool.Return(qTile);
+        }
+    }
+
+    /// <summary>Key counts up to this take the whole-row path (all scores of a query tile at once, no online rescaling).</summary>
+    internal const int ShortKeys = 512;
+
+    /// <summary>
+    /// The float forward for short key sequences (an image's tokens: 196, 49, 16, 4): a query tile's scores for all
+    /// keys at once (at most 64 × 512 floats), one softmax per row, then P·V — none of the streaming softmax's
+    /// per-tile rescaling. Key tiles are 16 to 64 columns wide, so 4 or 16 keys are not padded to 64.
+    /// The scale is folded into the gathered query tile; Kᵀ is built by 16×16 register transposes.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ForwardSliceShort(float* o, int ldo, float* lse, float* q, int ldq, float* k, float* v, int ldkv,
+        float* mask, int tq, int tk, int hd, float scale)
+    {
+        const int w16 = AttentionTiles.W;
+        int tile = tk <= 16 ? 16 : tk <= 32 ? 32 : tk <= 48 ? 48 : 64;   // key tile width
+        int tkp = (tk + tile - 1) / tile * tile, hdp = (hd + w16 - 1) / w16 * w16;
+        int lds = tkp;
+        var pool = ArrayPool<float>.Shared;
+        var kt = pool.Rent(hd * tkp + w16); var vpad = pool.Rent(tk * hdp + w16);
+        var s = pool.Rent(TileQ * tkp); var acc = pool.Rent(TileQ * hdp); var qTile = pool.Rent(TileQ * hd);
+        try
+        {
+            fixed (float* pkt = kt) fixed (float* pv = vpad) fixed (float* ps = s) fixed (float* pacc = acc) fixed (float* pqt = qTile)
+            {
+                // Kᵀ (hd, tkp), zero-padded columns; 16 keys × 16 dims per register transpose when hd allows.
+                new Span<float>(pkt, hd * tkp).Clear();
+                int j0 = 0;
+                if (hd % 16 == 0)
+                    for (; j0 < tk; j0 += 16)
+                        for (int d0 = 0; d0 < hd; d0 += 16)
+                            GemmPacking.Transpose16To(new StridedRows(k + (nint)j0 * ldkv + d0, ldkv, Math.Min(16, tk - j0)), pkt + (nint)d0 * tkp + j0, tkp);
+                for (; j0 < tk; j0++)
+                {
+                    float* kr = k + (nint)j0 * ldkv;
+                    for (int d = 0; d < hd; d++) pkt[d * tkp + j0] = kr[d];
+                }
+                if (hdp != hd) new Span<float>(pv, tk * hdp).Clear();
+                for (int j = 0; j < tk; j++) new ReadOnlySpan<float>(v + (nint)j * ldkv, hd).CopyTo(new Span<float>(pv + j * hdp, hd));
+                for (int i0 = 0; i0 < tq; i0 += TileQ)
+                {
+                    int br = Math.Min(TileQ, tq - i0);
+                    for (int r = 0; r < br; r++)
+                        RowMath.ScaleShift(new Span<float>(pqt + r * hd, hd), new ReadOnlySpan<float>(q + (nint)(i0 + r) * ldq, hd), scale, 0f);
+                    // S = (scale·Q_i)·Kᵀ over every key tile.
+                    for (int jt = 0; jt < tkp; jt += tile)
+                        AttentionTiles.ScoresTile(ps + jt, lds, pqt, pkt + jt, tkp, br, hd, tile / w16);
+                    new Span<float>(pacc, br * hdp).Clear();
+                    for (int r = 0; r < br; r++)
+                    {
+                        // Padding keys score −∞ (weight 0), so every row pass runs on whole vectors (tkp is a multiple of 16).
+                        var row = new Span<float>(ps + r * lds, tkp);
+                        row[tk..].Fill(float.NegativeInfinity);
+                        if (mask != null) RowMath.Add(row[..tk], new ReadOnlySpan<float>(mask + (nint)(i0 + r) * tk, tk));
+                        float m = RowMath.Max<float>(row);
+                        float shift = float.IsNegativeInfinity(m) ? 0f : m;
+                        float sum = RowMath.ExpSub<float>(row, row, shift);
+                        // Normalise P now (one pass over tk) rather than O later: same cost, and O comes out final.
+                        RowMath.ScaleShift(row, row, 1f / sum, 0f);
+                        if (lse != null) lse[i0 + r] = m + MathF.Log(sum);
+                    }
+                    AttentionTiles.AccumulatePvStrided(pacc, ps, lds, pv, br, tk, hdp);
+                    for (int r = 0; r < br; r++)
+                        new ReadOnlySpan<float>(pacc + r * hdp, hd).CopyTo(new Span<float>(o + (nint)(i0 + r) * ldo, hd));
+                }
+            }
+        }
+        finally
+        {
+            pool.Return(kt); pool.Return(vpad); pool.Return(s); pool.Return(acc); pool.Return(qTile);
+        }
+    }
+
+    /// <summary>
+    /// Inference self-attention straight from a fused qkv projection, without the permute copies:
+    /// o = softmax(q·kᵀ·scale)·v per (batch, head). Shapes: qkv (B, T, 3, NH, HD) (the output of one
+    /// Linear(C → 3C) viewed per token), o (B, T, NH, HD) = (B, T, C), ready for the output projection.
+    /// Parallel over (batch, head); no statistics are kept (no backward).
+    /// </summary>
+    public static unsafe void ForwardQkv(Span<float> o, ReadOnlySpan<float> qkv, int b, int t, int nh, int hd, float scale)
+    {
+        long c = (long)nh * hd;
+        if (qkv.Length < b * t * 3 * c) throw new ArgumentException($"Attention qkv has {qkv.Length} values, needs {b * t * 3 * c} for (B {b}, T {t}, 3, NH {nh}, HD {hd}).");
+        if (o.Length < b * t * c) throw new ArgumentException($"Attention output has {o.Length} values, needs {b * t * c}.");
+        if (b == 0 || t == 0) return;
+        fixed (float* po = o) fixed (float* pqkv = qkv)
+        {
+            nint oA = (nint)po, qA = (nint)pqkv;
+            int ld3 = (int)(3 * c), ld = (int)c;
+            Action<int> body = i =>
+            {
+                int bi = i / nh, h = i - bi * nh;
+                float* q = (float*)qA + (nint)bi * t * ld3 + h * hd;
+                ForwardSliceFloat((float*)oA + (nint)bi * t * ld + h * hd, ld, null, q, ld3, q + ld, q + 2 * ld, ld3, null, t, t, hd, scale);
+            };
+            if ((long)b * nh * t * t * hd < 1 << 14) for (int i = 0; i < b * nh; i++) body(i);
+            else KernelPool.Run(b * nh, body);
         }
     }
 

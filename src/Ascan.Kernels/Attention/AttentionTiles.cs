@@ -117,4 +117,95 @@ internal static unsafe class AttentionTiles
             }
         }
     }
+
+    /// <summary>
+    /// s (br, 16·nv) of row stride lds = q (br, hd, row stride hd) · kt (hd, 16·nv of a row stride ldkt), nv ∈ 1..4:
+    /// one key tile of 16–64 columns, so short sequences (16 or 4 tokens) are not padded to 64.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void ScoresTile(float* s, int lds, float* q, float* kt, int ldkt, int br, int hd, int nv)
+    {
+        if (nv == 4 && lds == 64) { Scores(s, q, kt, ldkt, br, hd); return; }
+        if (nv == 4)
+        {
+            // Rows of 64 columns at a wider stride: compute into a 64-stride scratch row block, four rows at a time.
+            float* tmp = stackalloc float[4 * 64];
+            for (int r = 0; r < br; r += 4)
+            {
+                int rows = Math.Min(4, br - r);
+                Scores(tmp, q + r * hd, kt, ldkt, rows, hd);
+                for (int i = 0; i < rows; i++) new ReadOnlySpan<float>(tmp + i * 64, 64).CopyTo(new Span<float>(s + (r + i) * lds, 64));
+            }
+            return;
+        }
+        for (int r = 0; r < br; r++)
+        {
+            float* q0 = q + r * hd;
+            Vector512<float> c0 = default, c1 = default, c2 = default;
+            for (int d = 0; d < hd; d++)
+            {
+                float* kr = kt + d * ldkt;
+                var a = Vector512.Create(q0[d]);
+                c0 = Vector512.FusedMultiplyAdd(a, Vector512.Load(kr), c0);
+                if (nv > 1) c1 = Vector512.FusedMultiplyAdd(a, Vector512.Load(kr + W), c1);
+                if (nv > 2) c2 = Vector512.FusedMultiplyAdd(a, Vector512.Load(kr + 2 * W), c2);
+            }
+            float* s0 = s + r * lds;
+            c0.Store(s0);
+            if (nv > 1) c1.Store(s0 + W);
+            if (nv > 2) c2.Store(s0 + 2 * W);
+        }
+    }
+
+    /// <summary>acc (br, hdp) += p (br, bc of row stride ldp) · v (bc, hdp); hdp a multiple of 16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AccumulatePvStrided(float* acc, float* p, int ldp, float* v, int br, int bc, int hdp)
+    {
+        int r = 0;
+        for (; r + 4 <= br; r += 4)
+        {
+            float* p0 = p + r * ldp, p1 = p0 + ldp, p2 = p1 + ldp, p3 = p2 + ldp;
+            float* a0 = acc + r * hdp, a1 = a0 + hdp, a2 = a1 + hdp, a3 = a2 + hdp;
+            int j = 0;
+            for (; j + 2 * W <= hdp; j += 2 * W)
+            {
+                var c00 = Vector512.Load(a0 + j); var c01 = Vector512.Load(a0 + j + W);
+                var c10 = Vector512.Load(a1 + j); var c11 = Vector512.Load(a1 + j + W);
+                var c20 = Vector512.Load(a2 + j); var c21 = Vector512.Load(a2 + j + W);
+                var c30 = Vector512.Load(a3 + j); var c31 = Vector512.Load(a3 + j + W);
+                for (int c = 0; c < bc; c++)
+                {
+                    float* vr = v + c * hdp + j;
+                    var v0 = Vector512.Load(vr); var v1 = Vector512.Load(vr + W);
+                    var b = Vector512.Create(p0[c]); c00 = Vector512.FusedMultiplyAdd(b, v0, c00); c01 = Vector512.FusedMultiplyAdd(b, v1, c01);
+                    b = Vector512.Create(p1[c]); c10 = Vector512.FusedMultiplyAdd(b, v0, c10); c11 = Vector512.FusedMultiplyAdd(b, v1, c11);
+                    b = Vector512.Create(p2[c]); c20 = Vector512.FusedMultiplyAdd(b, v0, c20); c21 = Vector512.FusedMultiplyAdd(b, v1, c21);
+                    b = Vector512.Create(p3[c]); c30 = Vector512.FusedMultiplyAdd(b, v0, c30); c31 = Vector512.FusedMultiplyAdd(b, v1, c31);
+                }
+                c00.Store(a0 + j); c01.Store(a0 + j + W); c10.Store(a1 + j); c11.Store(a1 + j + W);
+                c20.Store(a2 + j); c21.Store(a2 + j + W); c30.Store(a3 + j); c31.Store(a3 + j + W);
+            }
+            for (; j < hdp; j += W)
+            {
+                var c0 = Vector512.Load(a0 + j); var c1 = Vector512.Load(a1 + j); var c2 = Vector512.Load(a2 + j); var c3 = Vector512.Load(a3 + j);
+                for (int c = 0; c < bc; c++)
+                {
+                    var v0 = Vector512.Load(v + c * hdp + j);
+                    c0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[c]), v0, c0); c1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[c]), v0, c1);
+                    c2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[c]), v0, c2); c3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[c]), v0, c3);
+                }
+                c0.Store(a0 + j); c1.Store(a1 + j); c2.Store(a2 + j); c3.Store(a3 + j);
+            }
+        }
+        for (; r < br; r++)
+        {
+            float* p0 = p + r * ldp, a0 = acc + r * hdp;
+            for (int j = 0; j < hdp; j += W)
+            {
+                var c0 = Vector512.Load(a0 + j);
+                for (int c = 0; c < bc; c++) c0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[c]), Vector512.Load(v + c * hdp + j), c0);
+                c0.Store(a0 + j);
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 // Conv2d on NHWC activations: pointwise as plain GEMM, general via chunked im2col + GEMM, depthwise direct.
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace Ascan.Kernels;
 
@@ -12,7 +13,7 @@ namespace Ascan.Kernels;
 /// Determinism: every output element is computed in a fixed order that does not depend on the
 /// thread count (images, taps and pixel chunks are split by fixed rules; GEMM is itself deterministic).
 /// </summary>
-public static unsafe class Conv2dKernels
+public static unsafe partial class Conv2dKernels
 {
     // im2col is built in chunks of output pixels of about this many elements, so the patch matrix
     // stays cache-resident between being written and being packed by the GEMM, and large images
@@ -39,6 +40,12 @@ public static unsafe class Conv2dKernels
             for (int grp = 0; grp < g.Groups; grp++)
                 Gemm.Compute(false, false, pixels, og, cg, x[(grp * cg)..], g.C, w[(grp * og)..], g.O,
                     y[(grp * og)..], g.O, false, new Epilogue<T>(bias.IsEmpty ? default : bias.Slice(grp * og, og), act));
+            return;
+        }
+        if (typeof(T) == typeof(float) && UsesImplicitGemm(g))
+        {
+            ForwardImplicit(MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(w), g,
+                new Epilogue<float>(MemoryMarshal.Cast<T, float>(bias), act));
             return;
         }
         var geo = g;

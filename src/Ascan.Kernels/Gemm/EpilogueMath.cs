@@ -1,4 +1,4 @@
-// Vectorised GEMM output step: bias per column, then Relu / exact-erf Gelu / Silu, on float rows.
+// Vectorised GEMM output step: bias per column, then Relu / exact-erf Gelu / Silu, then a residual, on float rows.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -11,31 +11,41 @@ namespace Ascan.Kernels;
 /// </summary>
 public static unsafe class EpilogueMath
 {
-    /// <summary>row[j] = act(row[j] + bias[j]) for j in [0, count); bias may be null.</summary>
+    /// <summary>row[j] = act(row[j] + bias[j]) + residual[j] for j in [0, count); bias and residual may be null.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void ApplyRow(float* row, int count, float* bias, Activation act)
+    public static void ApplyRow(float* row, int count, float* bias, Activation act, float* residual = null)
     {
         int j = 0;
         for (; j + 16 <= count; j += 16)
         {
             var v = Vector512.Load(row + j);
             if (bias != null) v += Vector512.Load(bias + j);
-            Activate(v, act).Store(row + j);
+            v = Activate(v, act);
+            if (residual != null) v += Vector512.Load(residual + j);
+            v.Store(row + j);
         }
         if (j < count)
         {
             float* tmp = stackalloc float[16];
             float* tb = stackalloc float[16];
+            float* tr = stackalloc float[16];
             int rest = count - j;
-            for (int q = 0; q < 16; q++) { tmp[q] = q < rest ? row[j + q] : 0; tb[q] = bias != null && q < rest ? bias[j + q] : 0; }
+            for (int q = 0; q < 16; q++)
+            {
+                tmp[q] = q < rest ? row[j + q] : 0;
+                tb[q] = bias != null && q < rest ? bias[j + q] : 0;
+                tr[q] = residual != null && q < rest ? residual[j + q] : 0;
+            }
             var v = Vector512.Load(tmp);
             if (bias != null) v += Vector512.Load(tb);
-            Activate(v, act).Store(tmp);
+            v = Activate(v, act);
+            if (residual != null) v += Vector512.Load(tr);
+            v.Store(tmp);
             for (int q = 0; q < rest; q++) row[j + q] = tmp[q];
         }
     }
 
-    /// <summary>Span form of <see cref="ApplyRow(float*, int, float*, Activation)"/>; an empty bias means none.</summary>
+    /// <summary>Span form of <see cref="ApplyRow(float*, int, float*, Activation, float*)"/>; an empty bias means none.</summary>
     public static void ApplyRow(Span<float> row, ReadOnlySpan<float> bias, Activation act)
     {
         if (!bias.IsEmpty && bias.Length < row.Length) throw new ArgumentException("bias shorter than the row", nameof(bias));

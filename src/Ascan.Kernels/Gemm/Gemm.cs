@@ -10,14 +10,20 @@ public enum Activation { None, Relu, Gelu, Silu }
 
 /// <summary>
 /// What happens to each output element after the dot products: add <c>Bias[n]</c> (one value per
-/// output column), then apply <see cref="Act"/>. An empty bias means no bias.
+/// output column), apply <see cref="Act"/>, then add <c>Residual[m, n]</c> (laid out like C, same leading
+/// dimension): c = act(a·b + bias) + residual, the skip connection of a residual block in the same pass.
+/// An empty bias or residual means none.
 /// </summary>
 public readonly ref struct Epilogue<T>
 {
     public readonly ReadOnlySpan<T> Bias;
     public readonly Activation Act;
-    public Epilogue(ReadOnlySpan<T> bias, Activation act = Activation.None) { Bias = bias; Act = act; }
-    public bool IsIdentity => Bias.IsEmpty && Act == Activation.None;
+    public readonly ReadOnlySpan<T> Residual;
+    public Epilogue(ReadOnlySpan<T> bias, Activation act = Activation.None, ReadOnlySpan<T> residual = default)
+    {
+        Bias = bias; Act = act; Residual = residual;
+    }
+    public bool IsIdentity => Bias.IsEmpty && Act == Activation.None && Residual.IsEmpty;
 }
 
 public static class Gemm
@@ -39,6 +45,7 @@ public static class Gemm
         if (accumulate && !epilogue.IsIdentity)
             throw new ArgumentException("A GEMM epilogue cannot be combined with accumulate.");
         Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc, epilogue.Bias.Length, epilogue.Bias.IsEmpty);
+        if (!epilogue.Residual.IsEmpty) CheckMatrix("residual", m, n, epilogue.Residual.Length, ldc);
         if (m == 0 || n == 0) return;
 
         if (typeof(T) == typeof(float) && Sgemm.ActivePath != SgemmPath.Generic)
@@ -47,15 +54,34 @@ public static class Gemm
             var bf = MemoryMarshal.Cast<T, float>(b);
             var cf = MemoryMarshal.Cast<T, float>(c);
             var biasF = MemoryMarshal.Cast<T, float>(epilogue.Bias);
+            var resF = MemoryMarshal.Cast<T, float>(epilogue.Residual);
             unsafe
             {
-                fixed (float* pa = af) fixed (float* pb = bf) fixed (float* pc = cf) fixed (float* pBias = biasF)
+                fixed (float* pa = af) fixed (float* pb = bf) fixed (float* pc = cf) fixed (float* pBias = biasF) fixed (float* pRes = resF)
                     Sgemm.Compute(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate,
-                        biasF.IsEmpty ? null : pBias, epilogue.Act);
+                        new EpilogueArgs(biasF.IsEmpty ? null : pBias, epilogue.Act, resF.IsEmpty ? null : pRes, ldc));
             }
             return;
         }
         GemmGeneric.Compute(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, epilogue);
+    }
+
+    /// <summary>
+    /// C = act(A·B + bias) + residual with B pre-packed once (<see cref="PackedB"/>): the inference path for
+    /// weights, which skips packing B on every call. Shapes: A (M, K) row-major with leading dimension lda,
+    /// B (K, N) as packed, C (M, N) with leading dimension ldc (the residual too).
+    /// </summary>
+    public static unsafe void ComputePacked(int m, ReadOnlySpan<float> a, int lda, PackedB b, Span<float> c, int ldc,
+        Epilogue<float> epilogue = default)
+    {
+        int n = b.N, k = b.K;
+        Validate(false, false, m, n, k, a.Length, lda, k * n, n, c.Length, ldc, epilogue.Bias.Length, epilogue.Bias.IsEmpty);
+        if (!epilogue.Residual.IsEmpty) CheckMatrix("residual", m, n, epilogue.Residual.Length, ldc);
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a) fixed (float* pc = c) fixed (float* pBias = epilogue.Bias) fixed (float* pRes = epilogue.Residual)
+            Sgemm.Run(new StridedA(pa, lda, false), b.AsSource(), m, n, k, pc, ldc, false,
+                new EpilogueArgs(epilogue.Bias.IsEmpty ? null : pBias, epilogue.Act, epilogue.Residual.IsEmpty ? null : pRes, ldc));
+        GC.KeepAlive(b);
     }
 
     // The fast path works on raw pointers, so every index it can touch is checked here once.
@@ -69,7 +95,7 @@ public static class Gemm
         if (!noBias && biasLen < n) throw new ArgumentException($"GEMM bias has {biasLen} values, needs {n}.");
     }
 
-    private static void CheckMatrix(string name, int rows, int cols, int length, int ld)
+    internal static void CheckMatrix(string name, int rows, int cols, int length, int ld)
     {
         if (rows == 0 || cols == 0) return;
         if (ld < cols) throw new ArgumentException($"GEMM {name}: leading dimension {ld} is smaller than the row width {cols}.");

@@ -52,7 +52,15 @@ internal static class GemmGeneric
                     if (accumulate) v += cRow[j];
                     cRow[j] = v;
                 }
-                if (!epilogue.IsIdentity) ApplyEpilogue(cRow, epilogue.Bias.IsEmpty ? default : epilogue.Bias.Slice(jc, nc), epilogue.Act);
+                if (!epilogue.IsIdentity)
+                {
+                    ApplyEpilogue(cRow, epilogue.Bias.IsEmpty ? default : epilogue.Bias.Slice(jc, nc), epilogue.Act);
+                    if (!epilogue.Residual.IsEmpty)
+                    {
+                        var r = epilogue.Residual.Slice(i * ldc + jc, nc);
+                        for (int j = 0; j < nc; j++) cRow[j] += r[j];
+                    }
+                }
             }
         }
     }

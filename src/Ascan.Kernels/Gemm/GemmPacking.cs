@@ -98,17 +98,8 @@ internal static unsafe class GemmPacking
     private static void TransposePanel14(float* src, nint lda, int kc, float* panel)
     {
         int p = 0;
-        float* tmp = stackalloc float[16 * 16];
-        for (; p + 16 <= kc; p += 16)
-        {
-            Transpose16(src + p, lda, 14, tmp);
-            float* d = panel + p * 14;
-            // tmp row q holds the 16 lanes (rows 0..13 valid) for k = p+q; store 14 of them.
-            for (int q = 0; q < 15; q++)
-                Vector512.Store(Vector512.Load(tmp + q * 16), d + q * 14); // 2 lanes spill into the next group, then overwritten
-            Vector256.Store(Vector256.Load(tmp + 15 * 16), d + 15 * 14);
-            Vector256.Store(Vector256.Load(tmp + 15 * 16 + 6), d + 15 * 14 + 6);
-        }
+        // Each 16-wide k chunk goes straight from registers to its 16 groups of 14 (exact: nothing spills).
+        for (; p + 16 <= kc; p += 16) Transpose16To(new StridedRows(src + p, lda, 14), panel + p * 14, 14);
         for (; p < kc; p++)
         {
             float* d = panel + p * 14;
@@ -117,7 +108,9 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>Transposes a rows×16 block (rows ≤ 16, missing rows read as zero) into 16 rows of 16 at dst.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // Too large to be inlined everywhere: optimised from the first call, so it never runs as tier-0 code with the
+    // shuffle helpers as real calls (that made packing, and so whole GEMMs, 2× slower for the first second).
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Transpose16(float* src, nint ld, int rows, float* dst)
     {
         // Gather rows through a scalar-free path: load 16 rows (zero beyond 'rows').
@@ -154,6 +147,66 @@ internal static unsafe class GemmPacking
             Vector512.Store(Unpack.Shuffle128(abHi, cdHi, 0xDD), dst + (12 + j) * 16); // L = 3
         }
     }
+
+    /// <summary>
+    /// Transposes 16 rows × 16 columns given by a row loader: column c (16 floats, one per row) is stored at
+    /// dst + c·stride. With stride 14 (the panel height) consecutive stores overlap and each store overwrites the
+    /// 2-float spill of the one before; the last column is stored exactly, so only dst[0 .. 16·14) is written.
+    /// Other strides ≥ 16 store whole columns.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    internal static void Transpose16To<TR>(TR rows, float* dst, nint stride) where TR : struct, IRowLoader
+    {
+        Vector512<float> r0 = rows.Load(0), r1 = rows.Load(1), r2 = rows.Load(2), r3 = rows.Load(3);
+        Vector512<float> r4 = rows.Load(4), r5 = rows.Load(5), r6 = rows.Load(6), r7 = rows.Load(7);
+        Vector512<float> r8 = rows.Load(8), r9 = rows.Load(9), r10 = rows.Load(10), r11 = rows.Load(11);
+        Vector512<float> r12 = rows.Load(12), r13 = rows.Load(13), r14 = rows.Load(14), r15 = rows.Load(15);
+        var t0 = Unpack.Lo32(r0, r1); var t1 = Unpack.Hi32(r0, r1); var t2 = Unpack.Lo32(r2, r3); var t3 = Unpack.Hi32(r2, r3);
+        var t4 = Unpack.Lo32(r4, r5); var t5 = Unpack.Hi32(r4, r5); var t6 = Unpack.Lo32(r6, r7); var t7 = Unpack.Hi32(r6, r7);
+        var t8 = Unpack.Lo32(r8, r9); var t9 = Unpack.Hi32(r8, r9); var t10 = Unpack.Lo32(r10, r11); var t11 = Unpack.Hi32(r10, r11);
+        var t12 = Unpack.Lo32(r12, r13); var t13 = Unpack.Hi32(r12, r13); var t14 = Unpack.Lo32(r14, r15); var t15 = Unpack.Hi32(r14, r15);
+        var u0 = Unpack.Lo64(t0, t2); var u1 = Unpack.Hi64(t0, t2); var u2 = Unpack.Lo64(t1, t3); var u3 = Unpack.Hi64(t1, t3);
+        var u4 = Unpack.Lo64(t4, t6); var u5 = Unpack.Hi64(t4, t6); var u6 = Unpack.Lo64(t5, t7); var u7 = Unpack.Hi64(t5, t7);
+        var u8 = Unpack.Lo64(t8, t10); var u9 = Unpack.Hi64(t8, t10); var u10 = Unpack.Lo64(t9, t11); var u11 = Unpack.Hi64(t9, t11);
+        var u12 = Unpack.Lo64(t12, t14); var u13 = Unpack.Hi64(t12, t14); var u14 = Unpack.Lo64(t13, t15); var u15 = Unpack.Hi64(t13, t15);
+        // Column 4L+j = lane L of u_j, u_{4+j}, u_{8+j}, u_{12+j}; columns are stored in ascending order.
+        var a0Lo = Unpack.Shuffle128(u0, u4, 0x44); var a0Hi = Unpack.Shuffle128(u0, u4, 0xEE);
+        var c0Lo = Unpack.Shuffle128(u8, u12, 0x44); var c0Hi = Unpack.Shuffle128(u8, u12, 0xEE);
+        var a1Lo = Unpack.Shuffle128(u1, u5, 0x44); var a1Hi = Unpack.Shuffle128(u1, u5, 0xEE);
+        var c1Lo = Unpack.Shuffle128(u9, u13, 0x44); var c1Hi = Unpack.Shuffle128(u9, u13, 0xEE);
+        var a2Lo = Unpack.Shuffle128(u2, u6, 0x44); var a2Hi = Unpack.Shuffle128(u2, u6, 0xEE);
+        var c2Lo = Unpack.Shuffle128(u10, u14, 0x44); var c2Hi = Unpack.Shuffle128(u10, u14, 0xEE);
+        var a3Lo = Unpack.Shuffle128(u3, u7, 0x44); var a3Hi = Unpack.Shuffle128(u3, u7, 0xEE);
+        var c3Lo = Unpack.Shuffle128(u11, u15, 0x44); var c3Hi = Unpack.Shuffle128(u11, u15, 0xEE);
+        Vector512.Store(Unpack.Shuffle128(a0Lo, c0Lo, 0x88), dst + 0 * stride);
+        Vector512.Store(Unpack.Shuffle128(a1Lo, c1Lo, 0x88), dst + 1 * stride);
+        Vector512.Store(Unpack.Shuffle128(a2Lo, c2Lo, 0x88), dst + 2 * stride);
+        Vector512.Store(Unpack.Shuffle128(a3Lo, c3Lo, 0x88), dst + 3 * stride);
+        Vector512.Store(Unpack.Shuffle128(a0Lo, c0Lo, 0xDD), dst + 4 * stride);
+        Vector512.Store(Unpack.Shuffle128(a1Lo, c1Lo, 0xDD), dst + 5 * stride);
+        Vector512.Store(Unpack.Shuffle128(a2Lo, c2Lo, 0xDD), dst + 6 * stride);
+        Vector512.Store(Unpack.Shuffle128(a3Lo, c3Lo, 0xDD), dst + 7 * stride);
+        Vector512.Store(Unpack.Shuffle128(a0Hi, c0Hi, 0x88), dst + 8 * stride);
+        Vector512.Store(Unpack.Shuffle128(a1Hi, c1Hi, 0x88), dst + 9 * stride);
+        Vector512.Store(Unpack.Shuffle128(a2Hi, c2Hi, 0x88), dst + 10 * stride);
+        Vector512.Store(Unpack.Shuffle128(a3Hi, c3Hi, 0x88), dst + 11 * stride);
+        Vector512.Store(Unpack.Shuffle128(a0Hi, c0Hi, 0xDD), dst + 12 * stride);
+        Vector512.Store(Unpack.Shuffle128(a1Hi, c1Hi, 0xDD), dst + 13 * stride);
+        Vector512.Store(Unpack.Shuffle128(a2Hi, c2Hi, 0xDD), dst + 14 * stride);
+        var last = Unpack.Shuffle128(a3Hi, c3Hi, 0xDD);
+        if (stride == 14)
+        {
+            // The 14-row panel: the last column ends exactly (two overlapping 8-float halves), nothing spills.
+            Vector256.Store(last.GetLower(), dst + 15 * stride);
+            Vector256.Store(Avx512Shift6(last), dst + 15 * stride + 6);
+        }
+        else Vector512.Store(last, dst + 15 * stride);
+    }
+
+    /// <summary>Floats 6..13 of v as one 8-float vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Avx512Shift6(Vector512<float> v)
+        => System.Runtime.Intrinsics.X86.Avx512F.PermuteVar16x32(v, Vector512.Create(6, 7, 8, 9, 10, 11, 12, 13, 0, 0, 0, 0, 0, 0, 0, 0)).GetLower();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Row(float* src, nint ld, int r, int rows)
@@ -256,4 +309,31 @@ internal static class Unpack
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Shuffle128(Vector512<float> a, Vector512<float> b, [ConstantExpected] byte imm)
         => System.Runtime.Intrinsics.X86.Avx512F.Shuffle4x128(a, b, imm);
+}
+
+/// <summary>Loads row r (16 floats) of a 16-row block for <see cref="GemmPacking.Transpose16To{TR}"/>.</summary>
+internal interface IRowLoader
+{
+    Vector512<float> Load(int r);
+}
+
+/// <summary>The first <c>rows</c> of 16 rows at a fixed stride; rows past them read as zeros.</summary>
+internal readonly unsafe struct StridedRows(float* src, nint ld, int rows) : IRowLoader
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Load(int r) => r < rows ? Vector512.Load(src + r * ld) : Vector512<float>.Zero;
+}
+
+/// <summary>16 rows held in consecutive vectors.</summary>
+internal readonly unsafe struct VectorRows(Vector512<float>* rows) : IRowLoader
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Load(int r) => rows[r];
+}
+
+/// <summary>16 rows given by pointers at a common column offset; a null pointer (or r ≥ 16) reads as zeros (padding).</summary>
+internal readonly unsafe struct PointerRows(float** rows, nint offset) : IRowLoader
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Load(int r) => rows[r] == null ? Vector512<float>.Zero : Vector512.Load(rows[r] + offset);
 }

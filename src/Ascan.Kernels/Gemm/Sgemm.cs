@@ -9,6 +9,25 @@ namespace Ascan.Kernels;
 /// <summary>Which float GEMM implementation runs (tests and benchmarks can force one).</summary>
 internal enum SgemmPath { Auto, Avx512, Avx2, Generic }
 
+/// <summary>
+/// The output step of a float GEMM on raw pointers: c = act(acc + bias[j]) + residual[i, j]. Bias is indexed by
+/// the absolute column, the residual (row stride <see cref="Ldr"/>) by the absolute row and column; null = none.
+/// </summary>
+internal unsafe readonly struct EpilogueArgs
+{
+    public readonly float* Bias;
+    public readonly Activation Act;
+    public readonly float* Residual;
+    public readonly nint Ldr;
+
+    public EpilogueArgs(float* bias, Activation act, float* residual = null, nint ldr = 0)
+    {
+        Bias = bias; Act = act; Residual = residual; Ldr = ldr;
+    }
+
+    public bool IsIdentity => Bias == null && Act == Activation.None && Residual == null;
+}
+
 internal static unsafe class Sgemm
 {
     // Blocking (see PERF-NOTES): KC·NR B micro-panel streams from L1/L2, the MC×KC A block stays in L2,
@@ -26,85 +45,177 @@ internal static unsafe class Sgemm
         : Kernel6x16.IsSupported && Avx2.IsSupported ? SgemmPath.Avx2
         : SgemmPath.Generic;
 
+    /// <summary>The panel width (Nr) of the active kernel: the layout a <see cref="PackedB"/> must have.</summary>
+    public static int ActiveNr => ActivePath switch
+    {
+        SgemmPath.Avx512 => Kernel14x32.Nr,
+        SgemmPath.Avx2 => Kernel6x16.Nr,
+        _ => 0,
+    };
+
+    /// <summary>The row-panel height (Mr) of the active kernel: the layout a <see cref="PrepackedA"/> must have.</summary>
+    public static int ActiveMr => ActivePath switch
+    {
+        SgemmPath.Avx512 => Kernel14x32.Mr,
+        SgemmPath.Avx2 => Kernel6x16.Mr,
+        _ => 0,
+    };
+
+    /// <summary>
+    /// Rows of op(B) per K block: balanced blocks of at most <see cref="KcMax"/>, rounded up to 16 so that
+    /// packing sources whose K splits into runs (convolution taps) stay on whole vectors.
+    /// </summary>
+    public static int KBlock(int k)
+    {
+        if (k <= KcMax) return k;
+        int blocks = CeilDiv(k, KcMax);
+        return RoundUp(CeilDiv(k, blocks), 16);
+    }
+
     public static void Compute(bool transA, bool transB, int m, int n, int k,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, float* bias, Activation act)
+        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, in EpilogueArgs epi)
+        => Run(new StridedA(a, lda, transA), new StridedB(b, ldb, transB), m, n, k, c, ldc, accumulate, epi);
+
+    /// <summary>The driver for any A and B source: dispatches on the active kernel.</summary>
+    public static void Run<TA, TB>(TA a, TB b, int m, int n, int k, float* c, int ldc, bool accumulate, in EpilogueArgs epi)
+        where TA : struct, IASource where TB : struct, IBSource
     {
         FloatMode.EnsureFlushToZero();
         switch (ActivePath)
         {
-            case SgemmPath.Avx512: Run<Kernel14x32>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias, act); break;
-            case SgemmPath.Avx2: Run<Kernel6x16>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias, act); break;
+            case SgemmPath.Avx512: Run<Kernel14x32, TA, TB>(a, b, m, n, k, c, ldc, accumulate, epi); break;
+            case SgemmPath.Avx2: Run<Kernel6x16, TA, TB>(a, b, m, n, k, c, ldc, accumulate, epi); break;
             default: throw new InvalidOperationException("generic path is dispatched by Gemm");
         }
     }
 
-    private static void Run<TK>(bool transA, bool transB, int m, int n, int k,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, float* bias, Activation act)
-        where TK : IMicroKernel
+    private static void Run<TK, TA, TB>(TA a, TB b, int m, int n, int k, float* c, int ldc, bool accumulate, in EpilogueArgs epi)
+        where TK : IMicroKernel where TA : struct, IASource where TB : struct, IBSource
     {
-        var job = new Job<TK>
+        if (m <= 0 || n <= 0) return;
+        long work = (long)m * n * k;
+        int threads = KernelPool.IsInsidePart || work < ParallelThreshold ? 1 : KernelPool.Threads;
+        if (threads == 1)
         {
-            TransA = transA, TransB = transB, M = m, N = n, K = k, A = a, Lda = lda, B = b, Ldb = ldb,
-            C = c, Ldc = ldc, Accumulate = accumulate, Bias = bias, Act = act,
+            Block<TK, TA, TB>(ref a, ref b, 0, m, 0, n, k, c, ldc, accumulate, epi);
+            return;
+        }
+        // Split the larger of M and N into aligned slices, up to PartsPerThread per thread: the pool hands parts out
+        // as threads come free, so a thread the OS descheduled (a busy machine) holds up one small part, not half
+        // the product. Each part packs its own panels (no barriers); results do not depend on the split.
+        bool splitM = m >= n;
+        int align = splitM ? TK.Mr : TK.Nr;
+        int extent = splitM ? m : n;
+        int wanted = (int)Math.Clamp(work / MinPartWork, threads, (long)threads * PartsPerThread);
+        int slice = RoundUp(CeilDiv(extent, wanted), align);
+        int parts = CeilDiv(extent, slice);
+        if (parts == 1)
+        {
+            Block<TK, TA, TB>(ref a, ref b, 0, m, 0, n, k, c, ldc, accumulate, epi);
+            return;
+        }
+        long sharedA = (long)RoundUp(m, TK.Mr) * k;
+        if (!splitM && typeof(TA) != typeof(PrepackedA) && sharedA <= SharedAMax)
+        {
+            // Column slices would each pack the whole of A: pack it once here, in the layout PrepackedA reads.
+            var buf = SharedABuffer.ForCurrentThread(sharedA);
+            int mPad = RoundUp(m, TK.Mr), kcb = KBlock(k);
+            for (int pc = 0; pc < k; pc += kcb)
+            {
+                int kc = Math.Min(kcb, k - pc);
+                float* dst = buf.Data + (nint)pc * mPad;
+                float* got = a.Pack<TK>(0, m, pc, kc, dst);
+                if (got != dst) Buffer.MemoryCopy(got, dst, (long)mPad * kc * sizeof(float), (long)mPad * kc * sizeof(float));
+            }
+            var shared = new Job<TK, PrepackedA, TB>
+            {
+                A = new PrepackedA(buf.Data, mPad), B = b, M = m, N = n, K = k, C = c, Ldc = ldc, Accumulate = accumulate, Epi = epi,
+                SplitM = false, Slice = slice,
+            };
+            KernelPool.Run(parts, shared.RunPart);
+            GC.KeepAlive(buf);
+            return;
+        }
+        var job = new Job<TK, TA, TB>
+        {
+            A = a, B = b, M = m, N = n, K = k, C = c, Ldc = ldc, Accumulate = accumulate, Epi = epi,
+            SplitM = splitM, Slice = slice,
         };
-        int threads = KernelPool.IsInsidePart || (long)m * n * k < ParallelThreshold ? 1 : KernelPool.Threads;
-        // Split the larger of M and N into aligned slices; each part packs its own panels (no barriers).
-        job.SplitM = m >= n;
-        int align = job.SplitM ? TK.Mr : TK.Nr;
-        int extent = job.SplitM ? m : n;
-        int slice = RoundUp(CeilDiv(extent, threads), align);
-        job.Slice = slice;
-        int parts = Math.Max(1, CeilDiv(extent, slice));
-        if (parts == 1) job.RunPart(0);
-        else KernelPool.Run(parts, job.RunPart);
+        KernelPool.Run(parts, job.RunPart);
+    }
+
+    // At least this many multiply-adds per part (~10 µs on one core), at most this many parts per thread.
+    private const long MinPartWork = 1L << 20;
+    private const int PartsPerThread = 4;
+    // Largest A (floats) packed once and shared by column slices.
+    private const long SharedAMax = 1L << 20;
+
+    /// <summary>The calling thread's buffer for an A operand packed once and read by every part of a column split.</summary>
+    private sealed class SharedABuffer
+    {
+        [ThreadStatic] private static SharedABuffer? _current;
+        public readonly float* Data;
+        private readonly long _floats;
+
+        private SharedABuffer(long floats)
+        {
+            _floats = floats;
+            Data = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+        }
+
+        public static SharedABuffer ForCurrentThread(long floats)
+        {
+            var b = _current;
+            if (b != null && b._floats >= floats) return b;
+            return _current = new SharedABuffer(Math.Max(floats, b?._floats ?? 0));
+        }
+
+        ~SharedABuffer() => NativeMemory.AlignedFree(Data);
     }
 
     private static int CeilDiv(int a, int b) => (a + b - 1) / b;
     private static int RoundUp(int a, int b) => CeilDiv(a, b) * b;
 
     // Pointers cannot be captured by a lambda, so the arguments travel in this object.
-    private sealed class Job<TK> where TK : IMicroKernel
+    private sealed class Job<TK, TA, TB> where TK : IMicroKernel where TA : struct, IASource where TB : struct, IBSource
     {
-        public bool TransA, TransB, Accumulate, SplitM;
-        public int M, N, K, Lda, Ldb, Ldc, Slice;
-        public float* A, B, C, Bias;
-        public Activation Act;
+        public TA A;
+        public TB B;
+        public bool Accumulate, SplitM;
+        public int M, N, K, Ldc, Slice;
+        public float* C;
+        public EpilogueArgs Epi;
 
         public void RunPart(int part)
         {
             FloatMode.EnsureFlushToZero();
             int start = part * Slice;
-            if (SplitM)
-            {
-                int rows = Math.Min(Slice, M - start);
-                float* a = TransA ? A + start : A + (nint)start * Lda;
-                Block<TK>(TransA, TransB, rows, N, K, a, Lda, B, Ldb, C + (nint)start * Ldc, Ldc, Accumulate, Bias, Act);
-            }
-            else
-            {
-                int cols = Math.Min(Slice, N - start);
-                float* b = TransB ? B + (nint)start * Ldb : B + start;
-                Block<TK>(TransA, TransB, M, cols, K, A, Lda, b, Ldb, C + start, Ldc, Accumulate, Bias == null ? null : Bias + start, Act);
-            }
+            // Each part works on its own copy of the sources (they are small structs of pointers).
+            var a = A; var b = B;
+            if (SplitM) Block<TK, TA, TB>(ref a, ref b, start, Math.Min(Slice, M - start), 0, N, K, C, Ldc, Accumulate, Epi);
+            else Block<TK, TA, TB>(ref a, ref b, 0, M, start, Math.Min(Slice, N - start), K, C, Ldc, Accumulate, Epi);
         }
     }
 
-    /// <summary>The single-threaded loop nest: NC → KC (pack B) → MC (pack A) → NR → MR.</summary>
+    /// <summary>
+    /// The single-threaded loop nest over rows [i0, i0+m) and columns [j0, j0+n) of C (absolute
+    /// coordinates, so sources, bias and residual index the whole problem): NC → KC (B block) → MC (pack A) → NR → MR.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block<TK>(bool transA, bool transB, int m, int n, int k,
-        float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, float* bias, Activation act)
-        where TK : IMicroKernel
+    private static void Block<TK, TA, TB>(ref TA aSrc, ref TB bSrc, int i0, int m, int j0, int n, int k,
+        float* c, int ldc, bool accumulate, in EpilogueArgs epi)
+        where TK : IMicroKernel where TA : struct, IASource where TB : struct, IBSource
     {
         int mr = TK.Mr, nr = TK.Nr;
-        bool epilogue = bias != null || act != Activation.None;
+        bool epilogue = !epi.IsIdentity;
         if (m <= 0 || n <= 0) return;
         if (k == 0)
         {
-            for (int i = 0; i < m; i++)
+            for (int i = i0; i < i0 + m; i++)
             {
-                float* row = c + (nint)i * ldc;
+                float* row = c + (nint)i * ldc + j0;
                 if (!accumulate) new Span<float>(row, n).Clear();
-                if (epilogue) EpilogueMath.ApplyRow(row, n, bias, act);
+                if (epilogue) ApplyEpilogue(row, n, i, j0, epi);
             }
             return;
         }
@@ -114,31 +225,31 @@ internal static unsafe class Sgemm
         float* tile = stackalloc float[TK.Mr * TK.Nr];
 
         // Balanced blocks: equal-sized K blocks (never a sliver at the end), MC and NC multiples of the tile.
-        int kBlocks = CeilDiv(k, KcMax), kcBlock = CeilDiv(k, kBlocks);
+        int kcBlock = KBlock(k);
         int mBlocks = CeilDiv(m, McMax), mcBlock = RoundUp(CeilDiv(m, mBlocks), mr);
         int nBlocks = CeilDiv(n, NcMax), ncBlock = RoundUp(CeilDiv(n, nBlocks), nr);
 
-        for (int jc = 0; jc < n; jc += ncBlock)
+        for (int jc = j0; jc < j0 + n; jc += ncBlock)
         {
-            int nc = Math.Min(ncBlock, n - jc);
+            int nc = Math.Min(ncBlock, j0 + n - jc);
             for (int pc = 0; pc < k; pc += kcBlock)
             {
                 int kc = Math.Min(kcBlock, k - pc);
                 bool load = accumulate || pc > 0;
                 bool last = pc + kc == k;
-                GemmPacking.PackB<TK>(transB, b, ldb, pc, kc, jc, nc, packB);
-                for (int ic = 0; ic < m; ic += mcBlock)
+                float* blockB = bSrc.Block<TK>(jc, nc, pc, kc, packB);
+                for (int ic = i0; ic < i0 + m; ic += mcBlock)
                 {
-                    int mc = Math.Min(mcBlock, m - ic);
-                    GemmPacking.PackA<TK>(transA, a, lda, ic, mc, pc, kc, packA);
+                    int mc = Math.Min(mcBlock, i0 + m - ic);
+                    float* blockA = aSrc.Pack<TK>(ic, mc, pc, kc, packA);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int cols = Math.Min(nr, nc - jr);
-                        float* pb = packB + (nint)jr * kc;
+                        float* pb = blockB + (nint)jr * kc;
                         for (int ir = 0; ir < mc; ir += mr)
                         {
                             int rows = Math.Min(mr, mc - ir);
-                            float* pa = packA + (nint)ir * kc;
+                            float* pa = blockA + (nint)ir * kc;
                             float* ct = c + (nint)(ic + ir) * ldc + jc + jr;
                             if (rows == mr && cols == nr)
                             {
@@ -158,10 +269,7 @@ internal static unsafe class Sgemm
                                 }
                             }
                             if (last && epilogue)
-                            {
-                                float* bj = bias == null ? null : bias + jc + jr;
-                                for (int i = 0; i < rows; i++) EpilogueMath.ApplyRow(ct + (nint)i * ldc, cols, bj, act);
-                            }
+                                for (int i = 0; i < rows; i++) ApplyEpilogue(ct + (nint)i * ldc, cols, ic + ir + i, jc + jr, epi);
                         }
                     }
                 }
@@ -169,6 +277,11 @@ internal static unsafe class Sgemm
         }
         GC.KeepAlive(buffers);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ApplyEpilogue(float* row, int count, int i, int j, in EpilogueArgs epi)
+        => EpilogueMath.ApplyRow(row, count, epi.Bias == null ? null : epi.Bias + j, epi.Act,
+            epi.Residual == null ? null : epi.Residual + (nint)i * epi.Ldr + j);
 
     /// <summary>
     /// Per-thread 64-byte aligned packing buffers, allocated once and reused by every GEMM on the
@@ -201,4 +314,64 @@ internal static unsafe class Sgemm
             NativeMemory.AlignedFree(B);
         }
     }
+}
+
+/// <summary>
+/// Where the GEMM's A operand comes from: returns op(A)[i0..i0+mc, p0..p0+kc] as Mr-row k-major panels (panel q at
+/// q·Mr·kc, missing rows zero), either packed into <paramref name="dst"/> or already packed elsewhere.
+/// </summary>
+internal unsafe interface IASource
+{
+    float* Pack<TK>(int i0, int mc, int p0, int kc, float* dst) where TK : IMicroKernel;
+}
+
+/// <summary>
+/// Where the GEMM's B operand comes from: returns op(B)[p0..p0+kc, j0..j0+nc] as ceil(nc/Nr) k-major panels of
+/// kc×Nr (panel q at q·Nr·kc), either packed into <paramref name="scratch"/> or already packed elsewhere.
+/// </summary>
+internal unsafe interface IBSource
+{
+    float* Block<TK>(int j0, int nc, int p0, int kc, float* scratch) where TK : IMicroKernel;
+}
+
+/// <summary>A row-major matrix (transA: stored (K, M)).</summary>
+internal readonly unsafe struct StridedA(float* a, nint lda, bool trans) : IASource
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float* Pack<TK>(int i0, int mc, int p0, int kc, float* dst) where TK : IMicroKernel
+    {
+        GemmPacking.PackA<TK>(trans, a, lda, i0, mc, p0, kc, dst);
+        return dst;
+    }
+}
+
+/// <summary>A row-major matrix (transB: stored (N, K)), packed on every call.</summary>
+internal readonly unsafe struct StridedB(float* b, nint ldb, bool trans) : IBSource
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float* Block<TK>(int j0, int nc, int p0, int kc, float* scratch) where TK : IMicroKernel
+    {
+        GemmPacking.PackB<TK>(trans, b, ldb, p0, kc, j0, nc, scratch);
+        return scratch;
+    }
+}
+
+/// <summary>
+/// An A operand already in panel layout (written so by its producer, e.g. the Winograd input transform): for each K
+/// block starting at p0 (of <see cref="Sgemm.KBlock"/> rows) the row panels of all <c>rowsPadded</c> rows, so
+/// the panels for rows from i0 sit at p0·rowsPadded + i0·kc. i0 must be a multiple of Mr.
+/// </summary>
+internal readonly unsafe struct PrepackedA(float* a, int rowsPadded) : IASource
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float* Pack<TK>(int i0, int mc, int p0, int kc, float* dst) where TK : IMicroKernel
+        => a + (nint)p0 * rowsPadded + (nint)i0 * kc;
+}
+
+/// <summary>A B source seen from column <c>j0</c> on: lets a caller compute one column block of a packed B.</summary>
+internal readonly unsafe struct OffsetB<TB>(TB inner, int j0) : IBSource where TB : struct, IBSource
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float* Block<TK>(int j, int nc, int p0, int kc, float* scratch) where TK : IMicroKernel
+        => inner.Block<TK>(j0 + j, nc, p0, kc, scratch);
 }

@@ -22,11 +22,14 @@ public static class GemmReference
                     sum += av * bv;
                 }
                 if (accumulate) sum += c[i * ldc + j];
-                c[i * ldc + j] = ApplyEpilogue(sum, j, epilogue);
+                var v = ApplyEpilogue(sum, j, epilogue);
+                if (!epilogue.Residual.IsEmpty) v += epilogue.Residual[i * ldc + j];
+                c[i * ldc + j] = v;
             }
         }
     }
 
+    /// <summary>act(v + bias[col]); the residual is added by the caller, which knows the row.</summary>
     public static T ApplyEpilogue<T>(T v, int col, Epilogue<T> e) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!e.Bias.IsEmpty) v += e.Bias[col];

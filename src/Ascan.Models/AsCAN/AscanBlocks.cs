@@ -1,5 +1,6 @@
 // AsCAN building blocks (SPEC §2) on channels-last maps: stem, downsample, C block (FusedMBConv), T block (pre-norm transformer), stage.
 using Ascan.Core;
+using Ascan.Kernels;
 using Ascan.Nn;
 
 namespace Ascan.Models.AsCAN;
@@ -39,6 +40,19 @@ public sealed class Stem : Module, ILayer
         x = Ops.Gelu(Bn1.Forward(Conv1.Forward(x)));
         return Ops.Gelu(Bn2.Forward(Conv2.Forward(x)));
     }
+
+    private FoldedConv2d? _fused1, _fused2;
+
+    /// <summary>The eval-mode forward with BN folded into the convs and GELU in their output step. Shapes: as <see cref="Forward"/>.</summary>
+    public Tensor ForwardFused(Tensor x)
+    {
+        _fused1 ??= new FoldedConv2d(Conv1, Bn1);
+        _fused2 ??= new FoldedConv2d(Conv2, Bn2);
+        var h = _fused1.Forward(x, Activation.Gelu);   // (B, H/2, W/2, w/2)
+        var y = _fused2.Forward(h, Activation.Gelu);   // (B, H/4, W/4, w)
+        TensorScope.Release(h);
+        return y;
+    }
 }
 
 /// <summary>conv3×3/2 (w_in → w_out, no bias) → BN: the entrance of stages 1–3.</summary>
@@ -55,6 +69,11 @@ public sealed class Downsample : Module, ILayer
 
     /// <summary>Shapes: x (B, H, W, Cin) → (B, ⌈H/2⌉, ⌈W/2⌉, Cout).</summary>
     public Tensor Forward(Tensor x) => Bn.Forward(Conv.Forward(x));
+
+    private FoldedConv2d? _fused;
+
+    /// <summary>The eval-mode forward, BN folded into the conv. Shapes: as <see cref="Forward"/>.</summary>
+    public Tensor ForwardFused(Tensor x) => (_fused ??= new FoldedConv2d(Conv, Bn)).Forward(x);
 }
 
 /// <summary>A block of a stage: 'C' or 'T', same shape in and out, with its own drop-path rate.</summary>
@@ -67,6 +86,13 @@ public abstract class AscanBlock(ParamPath p) : Module(p), ILayer
 
     /// <summary>Shapes: x (B, H, W, C) → (B, H, W, C).</summary>
     public abstract Tensor Forward(Tensor x);
+
+    /// <summary>
+    /// The eval-mode inference forward on folded, pre-packed weights (see <see cref="AscanModel.FusedInference"/>):
+    /// the same function as <see cref="Forward"/> up to float rounding. Never releases x; frees its own intermediates.
+    /// Shapes: x (B, H, W, C) → (B, H, W, C).
+    /// </summary>
+    public abstract Tensor ForwardFused(Tensor x);
 }
 
 /// <summary>FusedMBConv (C block): x + DropPath(BN(conv1×1(GELU(BN(conv3×3(x, w → e·w))), e·w → w))).</summary>
@@ -95,6 +121,19 @@ public sealed class ConvBlock : AscanBlock
         var y = Ops.Gelu(Bn1.Forward(ConvExp.Forward(x)));     // (B, H, W, e·w)
         y = Bn2.Forward(ConvProj.Forward(y));                  // (B, H, W, w)
         return x + DropPath.Forward(y);
+    }
+
+    private FoldedConv2d? _fusedExp, _fusedProj;
+
+    /// <summary>conv3×3+BN+GELU in one pass, then conv1×1+BN with the skip added in its output step (drop-path is identity in eval).</summary>
+    public override Tensor ForwardFused(Tensor x)
+    {
+        _fusedExp ??= new FoldedConv2d(ConvExp, Bn1);
+        _fusedProj ??= new FoldedConv2d(ConvProj, Bn2);
+        var h = _fusedExp.Forward(x, Activation.Gelu);             // (B, H, W, e·w)
+        var y = _fusedProj.Forward(h, residual: x);                // (B, H, W, w)
+        TensorScope.Release(h);
+        return y;
     }
 }
 
@@ -125,6 +164,22 @@ public sealed class Attention : Module, ILayer
         var o = Ops.ScaledDotProductAttention(q, k, v, scale: 1.0 / Math.Sqrt(HeadDim));      // (B, NH, T, HD)
         return Proj.Forward(o.Transpose(1, 2).Reshape(b, n, c));                               // (B, T, C)
     }
+
+    private PackedLinear? _qkv, _proj;
+
+    /// <summary>Inference: packed qkv, attention read straight from the (B, T, 3, NH, HD) projection, packed proj with
+    /// <paramref name="residual"/> added in its output step. Shapes: t (B, T, C), residual (B, T, C) or null → (B, T, C).</summary>
+    public Tensor ForwardFused(Tensor t, Tensor? residual)
+    {
+        _qkv ??= new PackedLinear(Qkv);
+        _proj ??= new PackedLinear(Proj);
+        var qkv = _qkv.Forward(t);                                                   // (B, T, 3·C)
+        var o = Ops.AttentionQkv(qkv, NumHeads, 1.0 / Math.Sqrt(HeadDim));           // (B, T, C)
+        TensorScope.Release(qkv);
+        var y = _proj.Forward(o, residual: residual);                                // (B, T, C)
+        TensorScope.Release(o);
+        return y;
+    }
 }
 
 /// <summary>fc1 (C → r·C) → GELU → fc2 (r·C → C).</summary>
@@ -140,6 +195,19 @@ public sealed class Mlp : Module, ILayer
 
     /// <summary>Shapes: t (…, C) → (…, C).</summary>
     public Tensor Forward(Tensor t) => Fc2.Forward(Ops.Gelu(Fc1.Forward(t)));
+
+    private PackedLinear? _fc1, _fc2;
+
+    /// <summary>Inference: fc1+GELU in one pass, fc2 with <paramref name="residual"/> added in its output step. Shapes: t (…, C) → (…, C).</summary>
+    public Tensor ForwardFused(Tensor t, Tensor? residual)
+    {
+        _fc1 ??= new PackedLinear(Fc1);
+        _fc2 ??= new PackedLinear(Fc2);
+        var h = _fc1.Forward(t, Activation.Gelu);    // (…, r·C)
+        var y = _fc2.Forward(h, residual: residual); // (…, C)
+        TensorScope.Release(h);
+        return y;
+    }
 }
 
 /// <summary>
@@ -173,6 +241,21 @@ public sealed class TransformerBlock : AscanBlock
         t = t + DropPath.Forward(Attn.Forward(Norm1.Forward(t)));
         t = t + DropPath.Forward(Mlp.Forward(Norm2.Forward(t)));
         return t.Reshape(b, h, w, c);                             // (B, H, W, C)
+    }
+
+    /// <summary>Both residual adds happen in the output step of the projection GEMMs; no permute copies around attention.</summary>
+    public override Tensor ForwardFused(Tensor x)
+    {
+        int b = x.Dim(0), h = x.Dim(1), w = x.Dim(2), c = x.Dim(3);
+        var t = x.Reshape(b, h * w, c);                           // (B, T, C)
+        var n1 = Norm1.Forward(t);
+        var t1 = Attn.ForwardFused(n1, residual: t);              // t + Attn(LN(t))
+        TensorScope.Release(n1);
+        var n2 = Norm2.Forward(t1);
+        var t2 = Mlp.ForwardFused(n2, residual: t1);              // t1 + MLP(LN(t1))
+        TensorScope.Release(n2);
+        TensorScope.Release(t1);
+        return t2.Reshape(b, h, w, c);                            // (B, H, W, C)
     }
 }
 
@@ -210,6 +293,30 @@ public sealed class AscanStage : Module, ILayer
     {
         if (Downsample != null) x = Downsample.Forward(x);
         foreach (var block in Blocks.Items) x = block.Forward(x);
+        return x;
+    }
+
+    /// <summary>
+    /// The eval-mode inference forward (folded, pre-packed weights). Each intermediate map is freed once the next
+    /// one exists; the input too when <paramref name="releaseInput"/> (the caller no longer needs it).
+    /// Shapes: as <see cref="Forward"/>.
+    /// </summary>
+    public Tensor ForwardFused(Tensor x, bool releaseInput)
+    {
+        if (Downsample != null)
+        {
+            var d = Downsample.ForwardFused(x);
+            if (releaseInput) TensorScope.Release(x);
+            x = d;
+            releaseInput = true;
+        }
+        foreach (var block in Blocks.Items)
+        {
+            var y = block.ForwardFused(x);
+            if (releaseInput) TensorScope.Release(x);
+            x = y;
+            releaseInput = true;
+        }
         return x;
     }
 }

@@ -19,6 +19,23 @@ public sealed class AscanModel : ClassifierModel
 
     public AscanConfig Config { get; private set; }
 
+    /// <summary>
+    /// In eval mode with no autograd graph to record, run the fused inference path: BatchNorm folded into the convs,
+    /// bias, GELU and residual adds in the GEMM output step, weights packed once (and re-packed when they change),
+    /// attention read straight from the qkv projection, and activations freed as soon as they are consumed.
+    /// Outputs equal the plain path up to float rounding. Default on; off runs every op as in training.
+    /// </summary>
+    public bool FusedInference { get; set; } = true;
+
+    private bool _collected;
+
+    private bool UseFused(Tensor x)
+    {
+        if (!FusedInference || !InferenceFusion.Applies(this, x)) return false;
+        if (!_collected) { _collected = true; InferenceFusion.CollectBeforePacking(); }
+        return true;
+    }
+
     public AscanModel(ParamPath p, AscanConfig config) : base(p)
     {
         config.Validate();
@@ -50,6 +67,14 @@ public sealed class AscanModel : ClassifierModel
     /// <summary>Shapes: images (B, 3, H, W) → last stage (B, H/32, W/32, C_last) (sizes rounded up at each stride-2 conv).</summary>
     public override Tensor ForwardFeatures(Tensor images)
     {
+        if (UseFused(images))
+        {
+            var input = ImagesToChannelsLast(images, 3);      // (B, H, W, 3)
+            var f = Stem.ForwardFused(input);                 // (B, H/4, W/4, w0)
+            if (input.Storage != images.Storage) TensorScope.Release(input);
+            foreach (var stage in Stages.Items) f = stage.ForwardFused(f, releaseInput: true);
+            return f;
+        }
         var x = Stem.Forward(ImagesToChannelsLast(images, 3)); // (B, H/4, W/4, w0)
         foreach (var stage in Stages.Items) x = stage.Forward(x);
         return x;
@@ -62,13 +87,35 @@ public sealed class AscanModel : ClassifierModel
         if (features.Rank != 4 || features.Dim(3) != NumFeatures)
             throw new ArgumentException($"AscanModel.ForwardHead expects channels-last features (B, H, W, {NumFeatures}), got {ShapeUtil.Format(features.Shape)}.");
         var pooled = Norm.Forward(features.Mean([1, 2])); // (B, C)
-        return preLogits || _head == null ? pooled : _head.Forward(pooled);
+        if (preLogits || _head == null) return pooled;
+        if (UseFused(features))
+        {
+            var logits = (_fusedHead ??= new PackedLinear(_head)).Forward(pooled);
+            TensorScope.Release(pooled);
+            return logits;
+        }
+        return _head.Forward(pooled);
     }
+
+    private PackedLinear? _fusedHead;
 
     /// <summary>Shapes: images (B, 3, H, W) → one map per stage, (B, H/s, W/s, w_i) at strides s = 4, 8, 16, 32.</summary>
     public override IReadOnlyList<Tensor> ForwardStages(Tensor images)
     {
         var outs = new List<Tensor>(Stages.Count);
+        if (UseFused(images))
+        {
+            var input = ImagesToChannelsLast(images, 3);
+            var f = Stem.ForwardFused(input);
+            if (input.Storage != images.Storage) TensorScope.Release(input);
+            bool first = true;
+            foreach (var stage in Stages.Items)
+            {
+                outs.Add(f = stage.ForwardFused(f, releaseInput: first)); // stage outputs are returned: keep them
+                first = false;
+            }
+            return outs;
+        }
         var x = Stem.Forward(ImagesToChannelsLast(images, 3));
         foreach (var stage in Stages.Items) outs.Add(x = stage.Forward(x));
         return outs;
@@ -79,6 +126,8 @@ public sealed class AscanModel : ClassifierModel
     {
         if (numClasses < 0) throw new ArgumentOutOfRangeException(nameof(numClasses), numClasses, "Number of classes must be ≥ 0.");
         int c = NumFeatures;
+        _fusedHead?.Dispose();
+        _fusedHead = null;
         if (_head != null && numClasses > 0) _head = ReplaceChild("head", q => AscanInit.Linear(q, c, numClasses));
         else if (_head != null) { RemoveChild("head"); _head = null; }
         else if (numClasses > 0)

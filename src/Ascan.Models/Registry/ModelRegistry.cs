@@ -57,6 +57,7 @@ public static class ModelRegistry
     {
         var e = Get(name);
         options ??= new ModelOptions();
-        return e.Factory(ParamPath.Root(options.DType, new Rng(options.Seed)), options);
+        try { return e.Factory(ParamPath.Root(options.DType, new Rng(options.Seed)), options); }
+        finally { Module.ReleaseInitScratch(); }
     }
 }

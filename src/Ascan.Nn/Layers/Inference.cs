@@ -1,0 +1,160 @@
+// Inference forms of layers: Linear and Conv2d(+BatchNorm folded) packed once, re-derived whenever a source tensor changes.
+using Ascan.Core;
+using Ascan.Kernels;
+
+namespace Ascan.Nn;
+
+/// <summary>
+/// The tensors a derived value was computed from, with the storage version each had (<see cref="Storage.Version"/>).
+/// Every write goes through a span of the storage, which bumps its version, and a parameter swapped by
+/// <see cref="Module.To"/> is a different tensor, so an unchanged stamp means the derived value is still exact.
+/// </summary>
+internal sealed class SourceStamp
+{
+    private readonly Tensor?[] _tensors;
+    private readonly long[] _versions;
+
+    /// <summary>Record after the sources were read (reading bumps the version too).</summary>
+    public SourceStamp(params Tensor?[] tensors)
+    {
+        _tensors = tensors;
+        _versions = tensors.Select(t => t?.Storage.Version ?? 0).ToArray();
+    }
+
+    public bool Matches(params Tensor?[] now)
+    {
+        if (now.Length != _tensors.Length) return false;
+        for (int i = 0; i < now.Length; i++)
+        {
+            if (!ReferenceEquals(now[i], _tensors[i])) return false;
+            if (now[i] is { } t && t.Storage.Version != _versions[i]) return false;
+        }
+        return true;
+    }
+}
+
+/// <summary>
+/// Decides when a module may run its fused inference path: eval mode, float32, the packed kernels present, and no
+/// autograd graph to record (no-grad scope, or neither input nor any parameter requires a gradient).
+/// </summary>
+public static class InferenceFusion
+{
+    /// <summary>
+    /// One full, compacting collection, for a model about to pack its inference weights: what building or loading
+    /// it left on the managed heap (initial values, the loaded file's tensors) is returned to the OS first, so it
+    /// does not add to the process's peak memory on top of the packed weights and the first step's activations.
+    /// </summary>
+    public static void CollectBeforePacking()
+    {
+        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+    }
+
+    public static bool Applies(Module m, Tensor x)
+    {
+        if (m.Training || x.DType != DType.F32 || !Ops.PackedKernelsSupported) return false;
+        if (!Autograd.IsEnabled) return true;
+        return !x.RequiresGrad && !m.Parameters().Any(p => p.RequiresGrad);
+    }
+}
+
+/// <summary>
+/// A <see cref="Linear"/> for inference: y = act(x·Wᵀ + b) + residual in one GEMM pass. For few rows (batch 1: the
+/// tokens of one image) the weight is packed once and kept — packing it on every call would cost as much as the
+/// product; it is re-packed when the weight or bias changed. For many rows the GEMM packs as it goes and no copy
+/// of the weight is kept (memory).
+/// </summary>
+public sealed class PackedLinear : IDisposable
+{
+    /// <summary>Row counts up to this use (and create) the packed weight.</summary>
+    public const int PackRowsMax = 512;
+
+    private readonly Linear _linear;
+    private PackedB? _weight;
+    private SourceStamp? _stamp;
+
+    public PackedLinear(Linear linear) { _linear = linear; }
+
+    /// <summary>Shapes: x (…, in), residual (…, out) or null → (…, out).</summary>
+    public Tensor Forward(Tensor x, Activation act = Activation.None, Tensor? residual = null)
+    {
+        int rows = x.Rank == 0 ? 0 : x.Numel / Math.Max(1, x.Dim(-1));
+        if (rows > PackRowsMax && _weight == null) return Ops.LinearFused(x, _linear.Weight, _linear.Bias, act, residual);
+        Refresh();
+        return Ops.LinearPacked(x, _weight!, _linear.Bias, act, residual);
+    }
+
+    private void Refresh()
+    {
+        var w = _linear.Weight; var b = _linear.Bias;
+        if (_stamp != null && _weight!.IsCurrent && _stamp.Matches(w, b)) return;
+        _weight?.Dispose();
+        _weight = Ops.PackLinearWeight(w);
+        _stamp = new SourceStamp(w, b);
+    }
+
+    public void Dispose() { _weight?.Dispose(); _weight = null; _stamp = null; }
+}
+
+/// <summary>
+/// A <see cref="Conv2d"/> (groups 1) with an optional following <see cref="BatchNorm2d"/> folded in, packed for
+/// inference: BN(conv(x)) = conv(x; W·s) + (β + (b − μ)·s) with s = γ/√(σ² + ε) per output channel, computed in
+/// double. Forward adds the activation and a residual in the same pass. Rebuilt when any source tensor changed.
+/// </summary>
+public sealed class FoldedConv2d : IDisposable
+{
+    private readonly Conv2d _conv;
+    private readonly BatchNorm2d? _bn;
+    private PackedConv2dWeight? _weight;
+    private Tensor? _bias;
+    private SourceStamp? _stamp;
+
+    public FoldedConv2d(Conv2d conv, BatchNorm2d? bn = null)
+    {
+        if (conv.Config.Groups != 1) throw new ArgumentException($"FoldedConv2d {conv.Path}: groups {conv.Config.Groups}; only groups 1 is packed.");
+        if (bn != null && (bn.RunningMean == null || bn.RunningVar == null))
+            throw new ArgumentException($"FoldedConv2d {bn.Path}: a BatchNorm without running statistics cannot be folded.");
+        if (bn != null && bn.Config.NumFeatures != conv.Config.OutChannels)
+            throw new ArgumentException($"FoldedConv2d: {bn.Path} has {bn.Config.NumFeatures} channels, {conv.Path} outputs {conv.Config.OutChannels}.");
+        _conv = conv; _bn = bn;
+    }
+
+    /// <summary>Shapes: x (B, H, W, C), residual (B, OH, OW, O) or null → (B, OH, OW, O).</summary>
+    public Tensor Forward(Tensor x, Activation act = Activation.None, Tensor? residual = null)
+    {
+        Refresh();
+        return Ops.Conv2dPacked(x, _weight!, _bias, act, residual);
+    }
+
+    private Tensor?[] Sources() => [_conv.Weight, _conv.Bias, _bn?.Weight, _bn?.Bias, _bn?.RunningMean, _bn?.RunningVar];
+
+    private void Refresh()
+    {
+        var src = Sources();
+        if (_stamp != null && _weight!.IsCurrent && _stamp.Matches(src)) return;
+        _weight?.Dispose();
+        var cfg = _conv.Config;
+        int o = cfg.OutChannels;
+        var convBias = _conv.Bias?.ToArray<double>();
+        double[]? scale = null;
+        var bias = new double[o];
+        if (convBias != null) convBias.CopyTo(bias, 0);
+        if (_bn != null)
+        {
+            // s = γ/√(σ² + ε); shift = β + (b − μ)·s (γ = 1, β = 0 without affine parameters).
+            var mean = _bn.RunningMean!.ToArray<double>(); var var = _bn.RunningVar!.ToArray<double>();
+            var gamma = _bn.Weight?.ToArray<double>(); var beta = _bn.Bias?.ToArray<double>();
+            scale = new double[o];
+            for (int i = 0; i < o; i++)
+            {
+                scale[i] = (gamma?[i] ?? 1.0) / Math.Sqrt(var[i] + _bn.Config.Eps);
+                bias[i] = (beta?[i] ?? 0.0) + (bias[i] - mean[i]) * scale[i];
+            }
+        }
+        _weight = Ops.PackConv2dWeight(_conv.Weight, (cfg.Stride, cfg.Stride), (cfg.Padding, cfg.Padding), (cfg.Dilation, cfg.Dilation), scale);
+        _bias = convBias != null || _bn != null ? Tensor.FromArray(bias.Select(v => (float)v).ToArray(), o).Clone() : null;
+        _stamp = new SourceStamp(Sources());
+    }
+
+    public void Dispose() { _weight?.Dispose(); _weight = null; _stamp = null; }
+}
