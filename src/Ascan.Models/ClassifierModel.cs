@@ -37,6 +37,24 @@ public abstract class ClassifierModel(ParamPath p) : Module(p), ILayer
     /// <summary>Shapes: images (B, 3, H, W) → logits (B, classes).</summary>
     public Tensor Forward(Tensor images) => ForwardHead(ForwardFeatures(images));
 
+    /// <summary>
+    /// In eval mode with no autograd graph to record, run the model's fused inference path where it has one: norms
+    /// folded into convs, bias, activation and residual adds in the GEMM output step, weights packed once (re-packed
+    /// when they change), activations freed as soon as they are consumed. Outputs equal the plain path up to float
+    /// rounding. Default on; off runs every op as in training.
+    /// </summary>
+    public bool FusedInference { get; set; } = true;
+
+    private bool _collected;
+
+    /// <summary>Whether this forward takes the fused inference path (see <see cref="FusedInference"/>).</summary>
+    protected bool UseFused(Tensor x)
+    {
+        if (!FusedInference || !InferenceFusion.Applies(this, x)) return false;
+        if (!_collected) { _collected = true; InferenceFusion.CollectBeforePacking(); }
+        return true;
+    }
+
     /// <summary>(B, C, H, W) → (B, H, W, C), checking that the channel count is what the stem expects.</summary>
     protected static Tensor ImagesToChannelsLast(Tensor images, int channels)
     {

@@ -137,6 +137,21 @@ public class PackedKernelTests
         AssertClose(want, got, 1e-5, "y");
     }
 
+    // Depthwise convs with channels in 32-wide blocks take the register-blocked float path.
+    [Theory]
+    [InlineData(2, 11, 9, 64, 7, 1, 3)]
+    [InlineData(1, 10, 13, 32, 3, 2, 1)]
+    public void DepthwiseFloat_MatchesReference(int b, int h, int w, int c, int k, int s, int p)
+    {
+        var g = new Conv2dGeometry(b, h, w, c, c, k, k, s, s, p, p, 1, 1, c);
+        var x = Random(g.InputLength, 1); var wt = Random(g.WeightLength, 2); var bias = Random(c, 3);
+        var want = new double[g.OutputLength];
+        ConvReference.Forward<double>(want, D(x), D(wt), D(bias), g, Activation.Silu);
+        var got = new float[g.OutputLength];
+        Conv2dKernels.Forward<float>(got, x, wt, bias, g, Activation.Silu);
+        AssertClose(want, got, 1e-5, "y");
+    }
+
     [Fact]
     public void ConvPacked_Avx2Path_MatchesReference()
     {

@@ -94,11 +94,12 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Inference Linear on a packed weight: y = act(x·Wᵀ + bias) + residual in one GEMM pass.
+    /// Inference Linear on a packed weight: y = act(x·Wᵀ + bias) + residual in one GEMM pass (act(x·Wᵀ + bias + residual)
+    /// with <paramref name="residualBeforeAct"/>).
     /// Shapes: x (…, in), bias (out) or null, residual like y or null → y (…, out). No backward: throws when a
     /// gradient would be needed.
     /// </summary>
-    public static Tensor LinearPacked(Tensor x, PackedB weight, Tensor? bias = null, Activation act = Activation.None, Tensor? residual = null)
+    public static Tensor LinearPacked(Tensor x, PackedB weight, Tensor? bias = null, Activation act = Activation.None, Tensor? residual = null, bool residualBeforeAct = false)
     {
         using var _ = Profiler.Scope("Linear");
         Autograd.NoBackward("LinearPacked", x, bias, residual);
@@ -111,7 +112,7 @@ public static partial class Ops
         MacCounter.Add((long)rows * inF * outF);
         var xc = Dense(x);
         var y = Tensor.Empty(yShape, DType.F32, zero: false);
-        Gemm.ComputePacked(rows, xc.ReadSpan<float>(), inF, weight, y.Span<float>(), outF, FusedEpilogue(bias, act, residual));
+        Gemm.ComputePacked(rows, xc.ReadSpan<float>(), inF, weight, y.Span<float>(), outF, FusedEpilogue(bias, act, residual, residualBeforeAct));
         return y;
     }
 
@@ -120,7 +121,7 @@ public static partial class Ops
     /// the GEMM as it goes (for many rows that costs little, and no packed copy of the weight is kept). Weight and bias
     /// are only read (their versions stay put). Shapes as <see cref="LinearPacked"/>. No backward.
     /// </summary>
-    public static Tensor LinearFused(Tensor x, Tensor weight, Tensor? bias = null, Activation act = Activation.None, Tensor? residual = null)
+    public static Tensor LinearFused(Tensor x, Tensor weight, Tensor? bias = null, Activation act = Activation.None, Tensor? residual = null, bool residualBeforeAct = false)
     {
         using var _ = Profiler.Scope("Linear");
         Autograd.NoBackward("LinearFused", x, bias, residual);
@@ -135,19 +136,19 @@ public static partial class Ops
         var xc = Dense(x);
         var y = Tensor.Empty(yShape, DType.F32, zero: false);
         Gemm.Compute(false, true, rows, outF, inF, xc.ReadSpan<float>(), inF, Dense(weight).ReadSpan<float>(), inF, y.Span<float>(), outF, false,
-            FusedEpilogue(bias, act, residual));
+            FusedEpilogue(bias, act, residual, residualBeforeAct));
         return y;
     }
 
-    private static Epilogue<float> FusedEpilogue(Tensor? bias, Activation act, Tensor? residual) =>
-        new(bias == null ? default : Dense(bias).ReadSpan<float>(), act, residual == null ? default : Dense(residual).ReadSpan<float>());
+    private static Epilogue<float> FusedEpilogue(Tensor? bias, Activation act, Tensor? residual, bool residualBeforeAct) =>
+        new(bias == null ? default : Dense(bias).ReadSpan<float>(), act, residual == null ? default : Dense(residual).ReadSpan<float>(), residualBeforeAct);
 
     /// <summary>
     /// Inference Conv2d on a packed weight: y = act(conv(x, w) + bias) + residual in one implicit-GEMM pass (no im2col
     /// matrix), or by Winograd F(2×2, 3×3) for 3×3 stride-1 convs. Shapes: x (B, H, W, C) channels-last, bias (O) or null, residual (B, OH, OW, O) or null → (B, OH, OW, O).
     /// No backward: throws when a gradient would be needed.
     /// </summary>
-    public static Tensor Conv2dPacked(Tensor x, PackedConv2dWeight weight, Tensor? bias = null, Activation act = Activation.None, Tensor? residual = null)
+    public static Tensor Conv2dPacked(Tensor x, PackedConv2dWeight weight, Tensor? bias = null, Activation act = Activation.None, Tensor? residual = null, bool residualBeforeAct = false)
     {
         using var _ = Profiler.Scope("Conv2d");
         Autograd.NoBackward("Conv2dPacked", x, bias, residual);
@@ -162,7 +163,7 @@ public static partial class Ops
         MacCounter.Add((long)g.B * g.OutH * g.OutW * g.O * g.C * g.KH * g.KW);
         var xc = Dense(x);
         var y = Tensor.Empty(yShape, DType.F32, zero: false);
-        var epilogue = FusedEpilogue(bias, act, residual);
+        var epilogue = FusedEpilogue(bias, act, residual, residualBeforeAct);
         if (weight.Winograd is { } wino) WinogradConv.Forward(y.Span<float>(), xc.ReadSpan<float>(), wino, g, epilogue);
         else if (weight.Direct is { } direct) Conv2dKernels.ForwardDirect(y.Span<float>(), xc.ReadSpan<float>(), direct, g, epilogue);
         else Conv2dKernels.ForwardPacked(y.Span<float>(), xc.ReadSpan<float>(), weight.Packed!, g, epilogue);

@@ -94,7 +94,7 @@ public static unsafe partial class Conv2dKernels
         var geo = g;
         fixed (float* py = y) fixed (float* px = x) fixed (float* pb = epilogue.Bias) fixed (float* pr = epilogue.Residual)
         {
-            var epi = new EpilogueArgs(epilogue.Bias.IsEmpty ? null : pb, epilogue.Act, epilogue.Residual.IsEmpty ? null : pr, g.O);
+            var epi = new EpilogueArgs(epilogue.Bias.IsEmpty ? null : pb, epilogue.Act, epilogue.Residual.IsEmpty ? null : pr, g.O, epilogue.ResidualBeforeAct);
             int m = g.B * g.OutH * g.OutW;
             if (g.IsPointwise) Sgemm.Run(new StridedA(px, g.C, false), w.AsSource(), m, g.O, g.C, py, g.O, false, epi);
             else Sgemm.Run(new ConvA(px, geo), w.AsSource(), m, g.O, w.K, py, g.O, false, epi);
@@ -116,7 +116,7 @@ public static unsafe partial class Conv2dKernels
         CheckEpilogue(epilogue, g);
         if (g.B == 0) return;
         fixed (float* py = y) fixed (float* px = x) fixed (float* pw = wHwio) fixed (float* pb = epilogue.Bias) fixed (float* pr = epilogue.Residual)
-            SmallChannelConv.Forward(py, px, pw, g, new EpilogueArgs(epilogue.Bias.IsEmpty ? null : pb, epilogue.Act, epilogue.Residual.IsEmpty ? null : pr, g.O));
+            SmallChannelConv.Forward(py, px, pw, g, new EpilogueArgs(epilogue.Bias.IsEmpty ? null : pb, epilogue.Act, epilogue.Residual.IsEmpty ? null : pr, g.O, epilogue.ResidualBeforeAct));
     }
 
     /// <summary>Packs a kernel-layout (KH, KW, C, O) weight, groups 1, as the B operand of <see cref="ForwardPacked"/>.</summary>
@@ -137,7 +137,7 @@ public static unsafe partial class Conv2dKernels
         var geo = g;
         fixed (float* py = y) fixed (float* px = x) fixed (float* pw = w) fixed (float* pb = epilogue.Bias) fixed (float* pr = epilogue.Residual)
         {
-            var epi = new EpilogueArgs(epilogue.Bias.IsEmpty ? null : pb, epilogue.Act, epilogue.Residual.IsEmpty ? null : pr, g.O);
+            var epi = new EpilogueArgs(epilogue.Bias.IsEmpty ? null : pb, epilogue.Act, epilogue.Residual.IsEmpty ? null : pr, g.O, epilogue.ResidualBeforeAct);
             int m = g.B * g.OutH * g.OutW, k = g.KH * g.KW * g.C;
             Sgemm.Run(new ConvA(px, geo), new StridedB(pw, g.O, false), m, g.O, k, py, g.O, false, epi);
         }

@@ -138,8 +138,9 @@ internal static unsafe class SmallChannelConv
         private void StoreOne(float* dst, int j, Vector512<float> v)
         {
             if (epi.Bias != null) v += Vector512.Load(epi.Bias + j);
+            if (epi.Residual != null && epi.ResidualFirst) v += Vector512.Load(epi.Residual + (dst - y) + j);
             v = EpilogueMath.Activate(v, epi.Act);
-            if (epi.Residual != null) v += Vector512.Load(epi.Residual + (dst - y) + j);
+            if (epi.Residual != null && !epi.ResidualFirst) v += Vector512.Load(epi.Residual + (dst - y) + j);
             v.Store(dst + j);
         }
     }

@@ -85,7 +85,7 @@ public static unsafe class WinogradConv
         FloatMode.EnsureFlushToZero();
         fixed (float* py = y) fixed (float* px = x) fixed (float* pb = epilogue.Bias) fixed (float* pr = epilogue.Residual)
         {
-            var job = new Job(w, g, px, py, epilogue.Bias.IsEmpty ? null : pb, epilogue.Act, epilogue.Residual.IsEmpty ? null : pr);
+            var job = new Job(w, g, px, py, epilogue.Bias.IsEmpty ? null : pb, epilogue.Act, epilogue.Residual.IsEmpty ? null : pr, epilogue.ResidualBeforeAct);
             job.Run();
         }
         GC.KeepAlive(w);
@@ -96,12 +96,13 @@ public static unsafe class WinogradConv
         private readonly WinogradWeight _w;
         private readonly float* _x, _y, _bias, _res;
         private readonly Activation _act;
+        private readonly bool _resFirst;
         private readonly int _h, _w_, _c, _o, _oh, _ow, _ph, _pw, _th, _tw, _tiles, _mr, _kcb, _per, _chunks, _ob, _oBlocks;
         private float* _sharedV;
 
-        public Job(WinogradWeight w, in Conv2dGeometry g, float* x, float* y, float* bias, Activation act, float* res)
+        public Job(WinogradWeight w, in Conv2dGeometry g, float* x, float* y, float* bias, Activation act, float* res, bool resFirst)
         {
-            _w = w; _x = x; _y = y; _bias = bias; _act = act; _res = res;
+            _w = w; _x = x; _y = y; _bias = bias; _act = act; _res = res; _resFirst = resFirst;
             _h = g.H; _w_ = g.W; _c = g.C; _o = g.O; _oh = g.OutH; _ow = g.OutW; _ph = g.PadH; _pw = g.PadW;
             _th = (_oh + 1) / 2; _tw = (_ow + 1) / 2;
             _tiles = g.B * _th * _tw;
@@ -281,8 +282,9 @@ public static unsafe class WinogradConv
         private void Store(nint at, Vector512<float> v, int o)
         {
             if (_bias != null) v += Vector512.Load(_bias + o);
+            if (_res != null && _resFirst) v += Vector512.Load(_res + at);
             v = EpilogueMath.Activate(v, _act);
-            if (_res != null) v += Vector512.Load(_res + at);
+            if (_res != null && !_resFirst) v += Vector512.Load(_res + at);
             v.Store(_y + at);
         }
     }

@@ -11,7 +11,8 @@ public enum Activation { None, Relu, Gelu, Silu }
 /// <summary>
 /// What happens to each output element after the dot products: add <c>Bias[n]</c> (one value per
 /// output column), apply <see cref="Act"/>, then add <c>Residual[m, n]</c> (laid out like C, same leading
-/// dimension): c = act(a·b + bias) + residual, the skip connection of a residual block in the same pass.
+/// dimension): c = act(a·b + bias) + residual, the skip connection of a residual block in the same pass —
+/// or, with <see cref="ResidualBeforeAct"/>, c = act(a·b + bias + residual) (ResNet's ReLU after the add).
 /// An empty bias or residual means none.
 /// </summary>
 public readonly ref struct Epilogue<T>
@@ -19,9 +20,10 @@ public readonly ref struct Epilogue<T>
     public readonly ReadOnlySpan<T> Bias;
     public readonly Activation Act;
     public readonly ReadOnlySpan<T> Residual;
-    public Epilogue(ReadOnlySpan<T> bias, Activation act = Activation.None, ReadOnlySpan<T> residual = default)
+    public readonly bool ResidualBeforeAct;
+    public Epilogue(ReadOnlySpan<T> bias, Activation act = Activation.None, ReadOnlySpan<T> residual = default, bool residualBeforeAct = false)
     {
-        Bias = bias; Act = act; Residual = residual;
+        Bias = bias; Act = act; Residual = residual; ResidualBeforeAct = residualBeforeAct;
     }
     public bool IsIdentity => Bias.IsEmpty && Act == Activation.None && Residual.IsEmpty;
 }
@@ -59,7 +61,7 @@ public static class Gemm
             {
                 fixed (float* pa = af) fixed (float* pb = bf) fixed (float* pc = cf) fixed (float* pBias = biasF) fixed (float* pRes = resF)
                     Sgemm.Compute(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate,
-                        new EpilogueArgs(biasF.IsEmpty ? null : pBias, epilogue.Act, resF.IsEmpty ? null : pRes, ldc));
+                        new EpilogueArgs(biasF.IsEmpty ? null : pBias, epilogue.Act, resF.IsEmpty ? null : pRes, ldc, epilogue.ResidualBeforeAct));
             }
             return;
         }
@@ -80,7 +82,7 @@ public static class Gemm
         if (m == 0 || n == 0) return;
         fixed (float* pa = a) fixed (float* pc = c) fixed (float* pBias = epilogue.Bias) fixed (float* pRes = epilogue.Residual)
             Sgemm.Run(new StridedA(pa, lda, false), b.AsSource(), m, n, k, pc, ldc, false,
-                new EpilogueArgs(epilogue.Bias.IsEmpty ? null : pBias, epilogue.Act, epilogue.Residual.IsEmpty ? null : pRes, ldc));
+                new EpilogueArgs(epilogue.Bias.IsEmpty ? null : pBias, epilogue.Act, epilogue.Residual.IsEmpty ? null : pRes, ldc, epilogue.ResidualBeforeAct));
         GC.KeepAlive(b);
     }
 

@@ -54,12 +54,15 @@ internal static class GemmGeneric
                 }
                 if (!epilogue.IsIdentity)
                 {
-                    ApplyEpilogue(cRow, epilogue.Bias.IsEmpty ? default : epilogue.Bias.Slice(jc, nc), epilogue.Act);
+                    var bias = epilogue.Bias.IsEmpty ? default : epilogue.Bias.Slice(jc, nc);
+                    bool first = epilogue.ResidualBeforeAct && !epilogue.Residual.IsEmpty;
+                    ApplyEpilogue(cRow, bias, first ? Activation.None : epilogue.Act);
                     if (!epilogue.Residual.IsEmpty)
                     {
                         var r = epilogue.Residual.Slice(i * ldc + jc, nc);
                         for (int j = 0; j < nc; j++) cRow[j] += r[j];
                     }
+                    if (first) ApplyEpilogue(cRow, default, epilogue.Act);
                 }
             }
         }

@@ -19,10 +19,12 @@ internal unsafe readonly struct EpilogueArgs
     public readonly Activation Act;
     public readonly float* Residual;
     public readonly nint Ldr;
+    /// <summary>c = act(acc + bias + residual) instead of act(acc + bias) + residual.</summary>
+    public readonly bool ResidualFirst;
 
-    public EpilogueArgs(float* bias, Activation act, float* residual = null, nint ldr = 0)
+    public EpilogueArgs(float* bias, Activation act, float* residual = null, nint ldr = 0, bool residualFirst = false)
     {
-        Bias = bias; Act = act; Residual = residual; Ldr = ldr;
+        Bias = bias; Act = act; Residual = residual; Ldr = ldr; ResidualFirst = residualFirst;
     }
 
     public bool IsIdentity => Bias == null && Act == Activation.None && Residual == null;
@@ -281,7 +283,7 @@ internal static unsafe class Sgemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ApplyEpilogue(float* row, int count, int i, int j, in EpilogueArgs epi)
         => EpilogueMath.ApplyRow(row, count, epi.Bias == null ? null : epi.Bias + j, epi.Act,
-            epi.Residual == null ? null : epi.Residual + (nint)i * epi.Ldr + j);
+            epi.Residual == null ? null : epi.Residual + (nint)i * epi.Ldr + j, epi.ResidualFirst);
 
     /// <summary>
     /// Per-thread 64-byte aligned packing buffers, allocated once and reused by every GEMM on the

@@ -22,8 +22,14 @@ public static class GemmReference
                     sum += av * bv;
                 }
                 if (accumulate) sum += c[i * ldc + j];
-                var v = ApplyEpilogue(sum, j, epilogue);
-                if (!epilogue.Residual.IsEmpty) v += epilogue.Residual[i * ldc + j];
+                T v;
+                if (epilogue.ResidualBeforeAct && !epilogue.Residual.IsEmpty)
+                    v = ApplyEpilogue(sum + epilogue.Residual[i * ldc + j], j, epilogue);
+                else
+                {
+                    v = ApplyEpilogue(sum, j, epilogue);
+                    if (!epilogue.Residual.IsEmpty) v += epilogue.Residual[i * ldc + j];
+                }
                 c[i * ldc + j] = v;
             }
         }

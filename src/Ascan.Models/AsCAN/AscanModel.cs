@@ -19,22 +19,6 @@ public sealed class AscanModel : ClassifierModel
 
     public AscanConfig Config { get; private set; }
 
-    /// <summary>
-    /// In eval mode with no autograd graph to record, run the fused inference path: BatchNorm folded into the convs,
-    /// bias, GELU and residual adds in the GEMM output step, weights packed once (and re-packed when they change),
-    /// attention read straight from the qkv projection, and activations freed as soon as they are consumed.
-    /// Outputs equal the plain path up to float rounding. Default on; off runs every op as in training.
-    /// </summary>
-    public bool FusedInference { get; set; } = true;
-
-    private bool _collected;
-
-    private bool UseFused(Tensor x)
-    {
-        if (!FusedInference || !InferenceFusion.Applies(this, x)) return false;
-        if (!_collected) { _collected = true; InferenceFusion.CollectBeforePacking(); }
-        return true;
-    }
 
     public AscanModel(ParamPath p, AscanConfig config) : base(p)
     {

@@ -1,5 +1,6 @@
 // torchvision's ConvNeXt (CNBlock, LayerNorm2d, layer scale, stochastic depth) under torchvision's state-dict keys, channels-last inside.
 using Ascan.Core;
+using Ascan.Kernels;
 using Ascan.Nn;
 
 namespace Ascan.Models.Baselines;
@@ -77,6 +78,26 @@ public sealed class CNBlock : Module, ILayer
         h = Ops.Mul(h, LayerScale.Reshape(_dim));            // (C, 1, 1) is a per-channel scale: (C) on channels-last
         return Ops.Add(_dropPath.Forward(h), x);
     }
+
+    private PackedLinear? _fc1, _fc2;
+
+    /// <summary>
+    /// Inference: pwconv1 with GELU in its output step, layer scale folded into pwconv2 (rows and bias scaled) whose
+    /// output step adds the input. Never releases x. Shapes: as <see cref="Forward"/>.
+    /// </summary>
+    public Tensor ForwardFused(Tensor x)
+    {
+        _fc1 ??= new PackedLinear(_pwconv1);
+        _fc2 ??= new PackedLinear(() => _pwconv2.Weight, () => _pwconv2.Bias, () => LayerScale);
+        var d = _dwconv.Forward(x);                          // (B, H, W, C)
+        var n = _norm.Forward(d);
+        TensorScope.Release(d);
+        var u = _fc1.Forward(n, Activation.Gelu);            // (B, H, W, 4C)
+        TensorScope.Release(n);
+        var y = _fc2.Forward(u, residual: x);                // x + layer_scale ⊙ pwconv2(u)
+        TensorScope.Release(u);
+        return y;
+    }
 }
 
 /// <summary>
@@ -140,6 +161,7 @@ public sealed class ConvNeXt : TorchvisionClassifier
     /// <summary>Shapes: images (B, 3, H, W) → stage outputs (B, H/s, W/s, Dims[i]) at s = 4, 8, 16, 32 (features.1/3/5/7).</summary>
     public override IReadOnlyList<Tensor> ForwardStages(Tensor images)
     {
+        if (UseFused(images)) return ForwardFusedStages(images, keepStages: true);
         var x = _stemNorm.Forward(_stemConv.Forward(ImagesToChannelsLast(images, 3))); // (B, H/4, W/4, Dims[0])
         var outs = new List<Tensor>(4);
         for (int i = 0; i < 4; i++)
@@ -151,17 +173,56 @@ public sealed class ConvNeXt : TorchvisionClassifier
     }
 
     /// <summary>Shapes: images (B, 3, H, W) → last stage (B, H/32, W/32, Dims[3]).</summary>
-    public override Tensor ForwardFeatures(Tensor images) => ForwardStages(images)[^1];
+    public override Tensor ForwardFeatures(Tensor images) =>
+        UseFused(images) ? ForwardFusedStages(images, keepStages: false)[^1] : ForwardStages(images)[^1];
+
+    private FoldedConv2d? _stemFused;
+    private readonly FoldedConv2d?[] _downFused = new FoldedConv2d?[3];
+    private PackedLinear? _fcFused;
+
+    /// <summary>The inference path: packed stem and downsample convs, fused blocks, maps freed once consumed.</summary>
+    private List<Tensor> ForwardFusedStages(Tensor images, bool keepStages)
+    {
+        var input = ImagesToChannelsLast(images, 3);
+        var s = (_stemFused ??= new FoldedConv2d(_stemConv)).Forward(input);      // (B, H/4, W/4, Dims[0])
+        if (input.Storage != images.Storage) TensorScope.Release(input);
+        var x = _stemNorm.Forward(s);
+        TensorScope.Release(s);
+        var outs = new List<Tensor>(4);
+        for (int i = 0; i < 4; i++)
+        {
+            if (i > 0)
+            {
+                var n = _downsamples[i - 1].Norm.Forward(x);
+                if (!keepStages) TensorScope.Release(x);
+                x = (_downFused[i - 1] ??= new FoldedConv2d(_downsamples[i - 1].Conv)).Forward(n);
+                TensorScope.Release(n);
+            }
+            for (int j = 0; j < _stages[i].Count; j++)
+            {
+                var y = ((CNBlock)_stages[i][j]).ForwardFused(x);
+                TensorScope.Release(x);
+                x = y;
+            }
+            outs.Add(x);
+        }
+        return outs;
+    }
 
     /// <summary>Shapes: features (B, H', W', C) → logits (B, NumClasses), or the normed pooled (B, C) with preLogits or no classifier.</summary>
     public override Tensor ForwardHead(Tensor features, bool preLogits = false)
     {
         var pooled = Ops.AdaptiveAvgPool2d(features, 1);                                  // (B, 1, 1, C)
         pooled = _headNorm.Forward(pooled.Reshape(pooled.Dim(0), pooled.Dim(3)));         // (B, C)
-        return preLogits || _fc == null ? pooled : _fc.Forward(pooled);
+        if (preLogits || _fc == null) return pooled;
+        if (UseFused(features)) return (_fcFused ??= new PackedLinear(_fc)).Forward(pooled);
+        return _fc.Forward(pooled);
     }
 
     /// <summary>A new classifier.2 for <paramref name="numClasses"/> classes, initialised as torchvision (0 removes it).</summary>
-    public override void ResetClassifier(int numClasses) =>
+    public override void ResetClassifier(int numClasses)
+    {
+        _fcFused = null;
         _fc = ReplaceHead(_fc, "classifier.2", numClasses, q => MakeClassifier(q, numClasses));
+    }
 }

@@ -1,5 +1,6 @@
 // torchvision's ResNet with Bottleneck blocks (v1.5: stride on the 3×3 conv) under torchvision's state-dict keys, channels-last inside.
 using Ascan.Core;
+using Ascan.Kernels;
 using Ascan.Nn;
 
 namespace Ascan.Models.Baselines;
@@ -83,6 +84,35 @@ public sealed class Bottleneck : Module, ILayer
         var identity = _downsample?.Forward(x) ?? x;
         return Ops.Relu(Ops.Add(h, identity));
     }
+
+    private FoldedConv2d? _f1, _f2, _f3, _fd;
+
+    /// <summary>Whether <see cref="ForwardFused"/> applies (groups 1: every conv can be folded and packed).</summary>
+    internal bool CanFuse => _conv2.Config.Groups == 1;
+
+    /// <summary>
+    /// Inference: BN folded into every conv, ReLU in their output step, and conv3's output step adding the identity
+    /// before its ReLU. Never releases x. Shapes: as <see cref="Forward"/>.
+    /// </summary>
+    public Tensor ForwardFused(Tensor x)
+    {
+        _f1 ??= new FoldedConv2d(_conv1, _bn1);
+        _f2 ??= new FoldedConv2d(_conv2, _bn2);
+        _f3 ??= new FoldedConv2d(_conv3, _bn3);
+        var h1 = _f1.Forward(x, Activation.Relu);
+        var h2 = _f2.Forward(h1, Activation.Relu);
+        TensorScope.Release(h1);
+        var identity = x;
+        if (_downsample != null)
+        {
+            _fd ??= new FoldedConv2d((Conv2d)_downsample[0], (BatchNorm2d)_downsample[1]);
+            identity = _fd.Forward(x);
+        }
+        var y = _f3.Forward(h2, Activation.Relu, identity, residualBeforeAct: true); // relu(bn3(conv3(h2)) + identity)
+        TensorScope.Release(h2);
+        if (!ReferenceEquals(identity, x)) TensorScope.Release(identity);
+        return y;
+    }
 }
 
 /// <summary>
@@ -142,14 +172,45 @@ public sealed class ResNet : TorchvisionClassifier
     /// <summary>Shapes: images (B, 3, H, W) → layer4 output (B, H/32, W/32, NumFeatures).</summary>
     public override Tensor ForwardFeatures(Tensor images)
     {
+        if (UseFusedPath(images)) return ForwardFusedStages(images, keepStages: false)[^1];
         var x = Stem(images);
         foreach (var layer in _layers) x = layer.Forward(x);
         return x;
     }
 
+    private bool UseFusedPath(Tensor images) =>
+        Config.Groups == 1 && UseFused(images);
+
+    private FoldedConv2d? _stemFused;
+    private PackedLinear? _fcFused;
+
+    /// <summary>The inference path: folded, packed convs; each map freed once consumed, stage outputs kept when asked.</summary>
+    private List<Tensor> ForwardFusedStages(Tensor images, bool keepStages)
+    {
+        var input = ImagesToChannelsLast(images, 3);
+        _stemFused ??= new FoldedConv2d(_conv1, _bn1);
+        var s = _stemFused.Forward(input, Activation.Relu);          // (B, H/2, W/2, StemWidth)
+        if (input.Storage != images.Storage) TensorScope.Release(input);
+        var x = Ops.MaxPool2d(s, 3, 2, 1);                            // (B, H/4, W/4, StemWidth)
+        TensorScope.Release(s);
+        var outs = new List<Tensor>(4);
+        foreach (var layer in _layers)
+        {
+            for (int j = 0; j < layer.Count; j++)
+            {
+                var y = ((Bottleneck)layer[j]).ForwardFused(x);
+                if (!keepStages || j > 0 || outs.Count == 0) TensorScope.Release(x);
+                x = y;
+            }
+            outs.Add(x);
+        }
+        return outs;
+    }
+
     /// <summary>Shapes: images (B, 3, H, W) → layer1..layer4 outputs (B, H/s, W/s, C) at s = 4, 8, 16, 32.</summary>
     public override IReadOnlyList<Tensor> ForwardStages(Tensor images)
     {
+        if (UseFusedPath(images)) return ForwardFusedStages(images, keepStages: true);
         var x = Stem(images);
         var outs = new List<Tensor>(4);
         foreach (var layer in _layers) outs.Add(x = layer.Forward(x));
@@ -161,10 +222,15 @@ public sealed class ResNet : TorchvisionClassifier
     {
         var pooled = Ops.AdaptiveAvgPool2d(features, 1);         // (B, 1, 1, C)
         pooled = pooled.Reshape(pooled.Dim(0), pooled.Dim(3));   // (B, C)
-        return preLogits || _fc == null ? pooled : _fc.Forward(pooled);
+        if (preLogits || _fc == null) return pooled;
+        if (UseFusedPath(features)) return (_fcFused ??= new PackedLinear(_fc)).Forward(pooled);
+        return _fc.Forward(pooled);
     }
 
     /// <summary>A new fc for <paramref name="numClasses"/> classes with PyTorch's default init (0 removes it).</summary>
-    public override void ResetClassifier(int numClasses) =>
+    public override void ResetClassifier(int numClasses)
+    {
+        _fcFused = null;
         _fc = ReplaceHead(_fc, "fc", numClasses, q => new Linear(q, NumFeatures, numClasses));
+    }
 }

@@ -1,5 +1,6 @@
 // torchvision's VisionTransformer (class token, learned positions, pre-norm encoder, nn.MultiheadAttention keys) under torchvision's state-dict keys.
 using Ascan.Core;
+using Ascan.Kernels;
 using Ascan.Nn;
 
 namespace Ascan.Models.Baselines;
@@ -71,6 +72,22 @@ public sealed class MultiheadSelfAttention : Module
         o = o.Permute(0, 2, 1, 3).Reshape(b, t, _dim);                      // (B, T, C)
         return _outProj.Forward(o);
     }
+
+    private PackedLinear? _inFused, _outFused;
+
+    /// <summary>Inference: packed in-projection, attention read straight from it, out-projection adding <paramref name="residual"/>.
+    /// Shapes: x (B, T, C), residual (B, T, C) or null → (B, T, C).</summary>
+    public Tensor ForwardFused(Tensor x, Tensor? residual)
+    {
+        _inFused ??= new PackedLinear(() => _inProjWeight.Value, () => _inProjBias.Value);
+        _outFused ??= new PackedLinear(_outProj);
+        var qkv = _inFused.Forward(x);                                       // (B, T, 3C) = (B, T, 3, NH, HD)
+        var o = Ops.AttentionQkv(qkv, _heads);                              // (B, T, C)
+        TensorScope.Release(qkv);
+        var y = _outFused.Forward(o, residual: residual);
+        TensorScope.Release(o);
+        return y;
+    }
 }
 
 /// <summary>
@@ -104,6 +121,25 @@ public sealed class EncoderBlock : Module, ILayer
         x = Ops.Add(x, _drop.Forward(_attn.Forward(_ln1.Forward(x))));
         var y = _mlpDrop1.Forward(Ops.Gelu(_fc1.Forward(_ln2.Forward(x)))); // (B, T, M)
         return Ops.Add(x, _mlpDrop2.Forward(_fc2.Forward(y)));
+    }
+
+    private PackedLinear? _fc1Fused, _fc2Fused;
+
+    /// <summary>Inference (dropout is identity): residual adds in the projections' output steps. Never releases x.</summary>
+    public Tensor ForwardFused(Tensor x)
+    {
+        _fc1Fused ??= new PackedLinear(_fc1);
+        _fc2Fused ??= new PackedLinear(_fc2);
+        var n1 = _ln1.Forward(x);
+        var t1 = _attn.ForwardFused(n1, residual: x);       // x + attn(ln_1(x))
+        TensorScope.Release(n1);
+        var n2 = _ln2.Forward(t1);
+        var u = _fc1Fused.Forward(n2, Activation.Gelu);     // (B, T, M)
+        TensorScope.Release(n2);
+        var t2 = _fc2Fused.Forward(u, residual: t1);        // t1 + mlp(ln_2(t1))
+        TensorScope.Release(u);
+        TensorScope.Release(t1);
+        return t2;
     }
 }
 
@@ -140,6 +176,24 @@ public sealed class TransformerEncoder : Module, ILayer
         x = _dropout.Forward(Ops.Add(x, PosEmbedding));
         foreach (var layer in _layers) x = layer.Forward(x);
         return _ln.Forward(x);
+    }
+
+    /// <summary>The inference forward; <paramref name="x"/> (an intermediate of the caller) is released once consumed.</summary>
+    internal Tensor ForwardFused(Tensor x)
+    {
+        if (x.Rank != 3 || !ShapeUtil.Equal(x.Shape[1..], PosEmbedding.Shape[1..]))
+            throw new ArgumentException($"TransformerEncoder {Path}: expected tokens (B, {PosEmbedding.Dim(1)}, {PosEmbedding.Dim(2)}), got {ShapeUtil.Format(x.Shape)}.");
+        var h = Ops.Add(x, PosEmbedding);
+        TensorScope.Release(x);
+        foreach (var layer in _layers)
+        {
+            var y = layer.ForwardFused(h);
+            TensorScope.Release(h);
+            h = y;
+        }
+        var n = _ln.Forward(h);
+        TensorScope.Release(h);
+        return n;
     }
 }
 
@@ -194,11 +248,23 @@ public sealed class VisionTransformer : TorchvisionClassifier
         if (images.Rank != 4 || images.Dim(2) != s || images.Dim(3) != s)
             throw new ArgumentException($"VisionTransformer: expected images (B, 3, {s}, {s}) (the model was built for {s}×{s}; set ImageSize to change), got {ShapeUtil.Format(images.Shape)}.");
         int b = images.Dim(0), c = Config.HiddenDim;
+        if (UseFused(images))
+        {
+            var input = ImagesToChannelsLast(images, 3);
+            var p = (_projFused ??= new FoldedConv2d(_convProj)).Forward(input); // (B, S/P, S/P, C)
+            if (input.Storage != images.Storage) TensorScope.Release(input);
+            var tokens = Ops.Cat([Ops.Expand(ClassToken, b, 1, c), p.Reshape(b, -1, c)], 1); // (B, N+1, C)
+            TensorScope.Release(p);
+            return _encoder.ForwardFused(tokens);
+        }
         var x = _convProj.Forward(ImagesToChannelsLast(images, 3));     // (B, S/P, S/P, C)
         x = x.Reshape(b, -1, c);                                          // (B, N, C), row-major patches as torchvision
         var cls = Ops.Expand(ClassToken, b, 1, c);                        // (B, 1, C)
         return _encoder.Forward(Ops.Cat([cls, x], 1));                    // (B, N+1, C)
     }
+
+    private FoldedConv2d? _projFused;
+    private PackedLinear? _headFused;
 
     /// <summary>Shapes: tokens (B, N+1, C) → logits (B, NumClasses), or the class token (B, C) with preLogits or no classifier.</summary>
     public override Tensor ForwardHead(Tensor features, bool preLogits = false)
@@ -206,7 +272,9 @@ public sealed class VisionTransformer : TorchvisionClassifier
         if (features.Rank != 3 || features.Dim(2) != NumFeatures)
             throw new ArgumentException($"VisionTransformer.ForwardHead: expected tokens (B, T, {NumFeatures}), got {ShapeUtil.Format(features.Shape)}.");
         var cls = Ops.Slice(features, 1, 0, 1).Reshape(features.Dim(0), NumFeatures); // (B, C)
-        return preLogits || _head == null ? cls : _head.Forward(cls);
+        if (preLogits || _head == null) return cls;
+        if (UseFused(features)) return (_headFused ??= new PackedLinear(_head)).Forward(cls);
+        return _head.Forward(cls);
     }
 
     /// <summary>Shapes: images (B, 3, S, S) → one map (B, S/P, S/P, C): the final normed patch tokens (class token dropped).</summary>
@@ -236,6 +304,9 @@ public sealed class VisionTransformer : TorchvisionClassifier
     }
 
     /// <summary>A new heads.head for <paramref name="numClasses"/> classes, zero-initialised as torchvision (0 removes it).</summary>
-    public override void ResetClassifier(int numClasses) =>
+    public override void ResetClassifier(int numClasses)
+    {
+        _headFused = null;
         _head = ReplaceHead(_head, "heads.head", numClasses, q => MakeHead(q, numClasses));
+    }
 }

@@ -69,28 +69,55 @@ public sealed class PackedLinear : IDisposable
     /// <summary>Row counts up to this use (and create) the packed weight.</summary>
     public const int PackRowsMax = 512;
 
-    private readonly Linear _linear;
+    private readonly Func<Tensor> _w;
+    private readonly Func<Tensor?> _b;
+    private readonly Func<Tensor>? _scale;
     private PackedB? _weight;
+    private Tensor? _scaledBias;
     private SourceStamp? _stamp;
 
-    public PackedLinear(Linear linear) { _linear = linear; }
+    public PackedLinear(Linear linear) : this(() => linear.Weight, () => linear.Bias) { }
+
+    /// <summary>
+    /// A linear map from parameters that are not a <see cref="Linear"/> module (e.g. a fused (3C, C) in-projection),
+    /// read through the getters on every call so a parameter swapped by <see cref="Module.To"/> is seen. With
+    /// <paramref name="outScale"/> (a per-output-feature vector, such as ConvNeXt's layer scale) the map becomes
+    /// (x·Wᵀ + b) ⊙ s, folded into the packed weight and bias (always packed then).
+    /// </summary>
+    public PackedLinear(Func<Tensor> weight, Func<Tensor?> bias, Func<Tensor>? outScale = null)
+    {
+        _w = weight; _b = bias; _scale = outScale;
+    }
 
     /// <summary>Shapes: x (…, in), residual (…, out) or null → (…, out).</summary>
-    public Tensor Forward(Tensor x, Activation act = Activation.None, Tensor? residual = null)
+    public Tensor Forward(Tensor x, Activation act = Activation.None, Tensor? residual = null, bool residualBeforeAct = false)
     {
         int rows = x.Rank == 0 ? 0 : x.Numel / Math.Max(1, x.Dim(-1));
-        if (rows > PackRowsMax && _weight == null) return Ops.LinearFused(x, _linear.Weight, _linear.Bias, act, residual);
+        if (rows > PackRowsMax && _weight == null && _scale == null) return Ops.LinearFused(x, _w(), _b(), act, residual, residualBeforeAct);
         Refresh();
-        return Ops.LinearPacked(x, _weight!, _linear.Bias, act, residual);
+        return Ops.LinearPacked(x, _weight!, _scale == null ? _b() : _scaledBias, act, residual, residualBeforeAct);
     }
 
     private void Refresh()
     {
-        var w = _linear.Weight; var b = _linear.Bias;
-        if (_stamp != null && _weight!.IsCurrent && _stamp.Matches(w, b)) return;
+        var w = _w(); var b = _b(); var s = _scale?.Invoke();
+        if (_stamp != null && _weight!.IsCurrent && _stamp.Matches(w, b, s)) return;
         _weight?.Dispose();
-        _weight = Ops.PackLinearWeight(w);
-        _stamp = new SourceStamp(w, b);
+        if (s == null) _weight = Ops.PackLinearWeight(w);
+        else
+        {
+            // (x·Wᵀ + b) ⊙ s = x·(diag(s)·W)ᵀ + b ⊙ s: scale row o of W and b[o] by s[o].
+            int outF = w.Dim(0), inF = w.Dim(1);
+            var sv = s.ToArray<float>(); var wv = w.ToArray<float>();
+            if (sv.Length != outF) throw new ArgumentException($"PackedLinear: output scale has {sv.Length} values for {outF} outputs.");
+            for (int o = 0; o < outF; o++)
+                for (int i = 0; i < inF; i++) wv[o * inF + i] *= sv[o];
+            _weight = PackedB.Create(wv, inF, transB: true, k: inF, n: outF);
+            var bv = b?.ToArray<float>() ?? new float[outF];
+            for (int o = 0; o < outF; o++) bv[o] *= sv[o];
+            _scaledBias = Tensor.FromArray(bv, outF).Clone();
+        }
+        _stamp = new SourceStamp(w, b, s);
     }
 
     public void Dispose() { _weight?.Dispose(); _weight = null; _stamp = null; }
@@ -119,11 +146,14 @@ public sealed class FoldedConv2d : IDisposable
         _conv = conv; _bn = bn;
     }
 
-    /// <summary>Shapes: x (B, H, W, C), residual (B, OH, OW, O) or null → (B, OH, OW, O).</summary>
-    public Tensor Forward(Tensor x, Activation act = Activation.None, Tensor? residual = null)
+    /// <summary>
+    /// y = act(BN(conv(x))) + residual, or act(BN(conv(x)) + residual) with <paramref name="residualBeforeAct"/>.
+    /// Shapes: x (B, H, W, C), residual (B, OH, OW, O) or null → (B, OH, OW, O).
+    /// </summary>
+    public Tensor Forward(Tensor x, Activation act = Activation.None, Tensor? residual = null, bool residualBeforeAct = false)
     {
         Refresh();
-        return Ops.Conv2dPacked(x, _weight!, _bias, act, residual);
+        return Ops.Conv2dPacked(x, _weight!, _bias, act, residual, residualBeforeAct);
     }
 
     private Tensor?[] Sources() => [_conv.Weight, _conv.Bias, _bn?.Weight, _bn?.Bias, _bn?.RunningMean, _bn?.RunningVar];
