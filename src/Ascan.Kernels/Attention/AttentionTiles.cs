@@ -68,55 +68,8 @@ internal static unsafe class AttentionTiles
     /// Four rows × two vectors per pass: 8 accumulators, per key 2 loads + 4 broadcasts + 8 FMAs.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AccumulatePv(float* acc, float* p, float* v, int br, int bc, int hdp)
-    {
-        int r = 0;
-        for (; r + 4 <= br; r += 4)
-        {
-            float* p0 = p + r * 64, p1 = p0 + 64, p2 = p1 + 64, p3 = p2 + 64;
-            float* a0 = acc + r * hdp, a1 = a0 + hdp, a2 = a1 + hdp, a3 = a2 + hdp;
-            int j = 0;
-            for (; j + 2 * W <= hdp; j += 2 * W)
-            {
-                var c00 = Vector512.Load(a0 + j); var c01 = Vector512.Load(a0 + j + W);
-                var c10 = Vector512.Load(a1 + j); var c11 = Vector512.Load(a1 + j + W);
-                var c20 = Vector512.Load(a2 + j); var c21 = Vector512.Load(a2 + j + W);
-                var c30 = Vector512.Load(a3 + j); var c31 = Vector512.Load(a3 + j + W);
-                for (int c = 0; c < bc; c++)
-                {
-                    float* vr = v + c * hdp + j;
-                    var v0 = Vector512.Load(vr); var v1 = Vector512.Load(vr + W);
-                    var b = Vector512.Create(p0[c]); c00 = Vector512.FusedMultiplyAdd(b, v0, c00); c01 = Vector512.FusedMultiplyAdd(b, v1, c01);
-                    b = Vector512.Create(p1[c]); c10 = Vector512.FusedMultiplyAdd(b, v0, c10); c11 = Vector512.FusedMultiplyAdd(b, v1, c11);
-                    b = Vector512.Create(p2[c]); c20 = Vector512.FusedMultiplyAdd(b, v0, c20); c21 = Vector512.FusedMultiplyAdd(b, v1, c21);
-                    b = Vector512.Create(p3[c]); c30 = Vector512.FusedMultiplyAdd(b, v0, c30); c31 = Vector512.FusedMultiplyAdd(b, v1, c31);
-                }
-                c00.Store(a0 + j); c01.Store(a0 + j + W); c10.Store(a1 + j); c11.Store(a1 + j + W);
-                c20.Store(a2 + j); c21.Store(a2 + j + W); c30.Store(a3 + j); c31.Store(a3 + j + W);
-            }
-            for (; j < hdp; j += W)
-            {
-                var c0 = Vector512.Load(a0 + j); var c1 = Vector512.Load(a1 + j); var c2 = Vector512.Load(a2 + j); var c3 = Vector512.Load(a3 + j);
-                for (int c = 0; c < bc; c++)
-                {
-                    var v0 = Vector512.Load(v + c * hdp + j);
-                    c0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[c]), v0, c0); c1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[c]), v0, c1);
-                    c2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[c]), v0, c2); c3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[c]), v0, c3);
-                }
-                c0.Store(a0 + j); c1.Store(a1 + j); c2.Store(a2 + j); c3.Store(a3 + j);
-            }
-        }
-        for (; r < br; r++)
-        {
-            float* p0 = p + r * 64, a0 = acc + r * hdp;
-            for (int j = 0; j < hdp; j += W)
-            {
-                var c0 = Vector512.Load(a0 + j);
-                for (int c = 0; c < bc; c++) c0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[c]), Vector512.Load(v + c * hdp + j), c0);
-                c0.Store(a0 + j);
-            }
-        }
-    }
+    public static void AccumulatePv(float* acc, float* p, float* v, int br, int bc, int hdp) =>
+        AccumulatePvStrided(acc, p, 64, v, br, bc, hdp);
 
     /// <summary>
     /// s (br, 16·nv) of row stride lds = q (br, hd, row stride hd) · kt (hd, 16·nv of a row stride ldkt), nv ∈ 1..4:
