@@ -152,6 +152,27 @@ public class PackedKernelTests
         AssertClose(want, got, 1e-5, "y");
     }
 
+    [Theory]
+    [InlineData(32, 16, 3)]   // blocked 16×16 transposes
+    [InlineData(48, 32, 1)]
+    [InlineData(20, 3, 3)]    // scalar fallback
+    public void WeightLayout_FromAndBackToTorch(int o, int c, int k)
+    {
+        var g = new Conv2dGeometry(1, 8, 8, c, o, k, k, 1, 1, k / 2, k / 2);
+        var torch = Random(g.WeightLength, 5);
+        var ours = new float[g.WeightLength];
+        Conv2dKernels.FromTorchLayout<float>(ours, torch, g);
+        for (int oi = 0; oi < o; oi++)
+            for (int ci = 0; ci < c; ci++)
+                for (int t = 0; t < k * k; t++)
+                    Assert.Equal(torch[(oi * c + ci) * k * k + t], ours[(t * c + ci) * o + oi]);
+        var acc = Random(g.WeightLength, 6);
+        var want = (float[])acc.Clone();
+        for (int i = 0; i < want.Length; i++) want[i] += torch[i];
+        Conv2dKernels.AddToTorchLayout<float>(acc, ours, g);
+        Assert.Equal(want, acc);
+    }
+
     [Fact]
     public void ConvPacked_Avx2Path_MatchesReference()
     {

@@ -78,12 +78,11 @@ public static partial class Ops
             if (GradOf(0) is { } dx) Conv2dKernels.BackwardData(dx.Span<T>(), g.Span<T>(), _wk!.Span<T>(), _g);
             if (GradOf(1) is { } dw)
             {
-                // The kernels produce dW in their (KH, KW, C/groups, O) layout; convert back before accumulating.
+                // The kernels produce dW in their (KH, KW, C/groups, O) layout; it is added back in PyTorch layout.
                 var dwk = Tensor.Empty(_wk!.Shape, g.DType);
                 Conv2dKernels.BackwardWeight(dwk.Span<T>(), _x!.Span<T>(), g.Span<T>(), _g);
-                var dwt = Tensor.Empty(dw.Shape, g.DType, zero: false);
-                Conv2dKernels.ToTorchLayout(dwt.Span<T>(), dwk.Span<T>(), _g);
-                AddInPlace(dw, dwt);
+                Conv2dKernels.AddToTorchLayout(dw.Span<T>(), dwk.Span<T>(), _g);
+                TensorScope.Release(dwk);
             }
             if (Inputs.Length > 2 && GradOf(2) is { } db) SumTo(db, g);
         }

@@ -108,7 +108,10 @@ internal static unsafe class Sgemm
         bool splitM = m >= n;
         int align = splitM ? TK.Mr : TK.Nr;
         int extent = splitM ? m : n;
-        int wanted = (int)Math.Clamp(work / MinPartWork, threads, (long)threads * PartsPerThread);
+        // A long K (a weight gradient summed over every pixel of the batch) makes each part's own packing of the
+        // unsplit operand expensive: one part per thread then.
+        int perThread = k > 8192 ? 1 : PartsPerThread;
+        int wanted = (int)Math.Clamp(work / MinPartWork, threads, (long)threads * perThread);
         int slice = RoundUp(CeilDiv(extent, wanted), align);
         int parts = CeilDiv(extent, slice);
         if (parts == 1)
