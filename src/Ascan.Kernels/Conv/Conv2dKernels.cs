@@ -42,6 +42,12 @@ public static unsafe partial class Conv2dKernels
                     y[(grp * og)..], g.O, false, new Epilogue<T>(bias.IsEmpty ? default : bias.Slice(grp * og, og), act));
             return;
         }
+        if (typeof(T) == typeof(float) && WinogradConv.Supports(g))
+        {
+            WinogradConv.ForwardHwio(MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(w), g,
+                new Epilogue<float>(MemoryMarshal.Cast<T, float>(bias), act));
+            return;
+        }
         if (typeof(T) == typeof(float) && UsesImplicitGemm(g))
         {
             ForwardImplicit(MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(w), g,
@@ -89,6 +95,11 @@ public static unsafe partial class Conv2dKernels
         if (g.IsDepthwise)
         {
             DepthwiseConv2d.BackwardData(dx, dy, w, g);
+            return;
+        }
+        if (typeof(T) == typeof(float) && WinogradConv.Supports(g))
+        {
+            WinogradConv.BackwardDataHwio(MemoryMarshal.Cast<T, float>(dx), MemoryMarshal.Cast<T, float>(dy), MemoryMarshal.Cast<T, float>(w), g);
             return;
         }
         int cg = g.Cg, og = g.Og;

@@ -77,7 +77,7 @@ internal readonly unsafe struct ConvA : IASource
 /// <summary>
 /// The transposed im2col matrix as a GEMM A source, for the weight gradient dW = colsᵀ·dY: row kk = (kh, kw, c) —
 /// the rows of the (KH, KW, C, O) weight — and column m = output pixel over the whole batch. Panel rows are
-/// consecutive channels of at most two taps, so each pixel contributes one or two contiguous runs of x.
+/// consecutive channels of one or a few taps, so each pixel contributes a few contiguous runs of x.
 /// </summary>
 internal readonly unsafe struct ConvAT : IASource
 {
@@ -98,9 +98,9 @@ internal readonly unsafe struct ConvAT : IASource
     public float* Pack<TK>(int i0, int mc, int p0, int kc, float* dst) where TK : IMicroKernel
     {
         int mr = TK.Mr;
-        // Up to 3 runs per panel: (first row, length, tap row/column offsets, channel start).
-        int* segRow = stackalloc int[4]; int* segLen = stackalloc int[4]; int* segKh = stackalloc int[4];
-        int* segKw = stackalloc int[4]; int* segC = stackalloc int[4];
+        // The runs of a panel (one per tap it touches, at most one per row): first row, length, tap, channel start.
+        int* segRow = stackalloc int[16]; int* segLen = stackalloc int[16]; int* segKh = stackalloc int[16];
+        int* segKw = stackalloc int[16]; int* segC = stackalloc int[16];
         // The kc pixels' image offsets and top-left input positions, decoded once (incrementally, no divisions per
         // pixel) and shared by every panel of this block.
         nint* pImage = stackalloc nint[kc];

@@ -7,20 +7,83 @@ namespace Ascan.Kernels;
 
 /// <summary>
 /// A 3×3 conv weight in the Winograd domain: U_ξ = G·g·Gᵀ for each of the 16 positions ξ of the 4×4 tile, each a
-/// (C, O) matrix packed as a GEMM B operand. G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]], computed in double.
+/// (C, O) matrix packed as a GEMM B operand, all 16 in one native buffer. G = [[1, 0, 0], [½, ½, ½], [½, −½, ½],
+/// [0, 0, 1]]. Created once for inference (<see cref="WinogradConv.PackWeight"/>, transform in double), or refilled
+/// every step for training (<see cref="Fill"/>, transform in float).
 /// </summary>
-public sealed class WinogradWeight : IDisposable
+public sealed unsafe class WinogradWeight : IDisposable
 {
-    internal readonly PackedB[] U;
-    public int C { get; }
-    public int O { get; }
+    private float* _data;
+    private long _capacity;
+    private int _nPad, _kcb, _nr;
+    private long _plane;
 
-    internal WinogradWeight(PackedB[] u, int c, int o) { U = u; C = c; O = o; }
+    /// <summary>Rows (GEMM K) and columns (GEMM N) of each transformed matrix: input and output channels of the conv it runs.</summary>
+    public int C { get; private set; }
+    public int O { get; private set; }
 
-    public bool IsCurrent => U.All(u => u.IsCurrent);
-    public long Bytes => U.Sum(u => u.Bytes);
+    internal WinogradWeight() { }
 
-    public void Dispose() { foreach (var u in U) u.Dispose(); }
+    /// <summary>Whether the packed layout still matches the active GEMM kernel and blocking.</summary>
+    public bool IsCurrent => _data != null && _nr == Sgemm.ActiveNr && _kcb == Sgemm.KBlock(C);
+    public long Bytes => 16 * _plane * sizeof(float);
+
+    internal PackedB.Source Source(int xi)
+    {
+        if (!IsCurrent) throw new InvalidOperationException("Winograd weight was packed for another GEMM kernel; pack it again.");
+        return new PackedB.Source(_data + xi * _plane, _nPad);
+    }
+
+    /// <summary>
+    /// Refills from the transformed matrices u (16 planes of (c, o), plane ξ at u + ξ·c·o). With
+    /// <paramref name="transposeFlip"/> it holds the weight of the adjoint conv (the data gradient): plane ξ is the
+    /// transpose of u's plane σ(ξ), σ swapping tile rows/columns 0 and 3 — flipping g spatially maps G·g·Gᵀ to
+    /// P·(G·g·Gᵀ)·Pᵀ with P that row swap — so the matrices are (o, c).
+    /// </summary>
+    internal void Pack(float* u, int c, int o, bool transposeFlip)
+    {
+        int k = transposeFlip ? o : c, n = transposeFlip ? c : o;
+        _nr = Sgemm.ActiveNr; _kcb = Sgemm.KBlock(k);
+        _nPad = (n + _nr - 1) / _nr * _nr;
+        _plane = (long)_nPad * k;
+        C = k; O = n;
+        if (_capacity < 16 * _plane)
+        {
+            Free();
+            _capacity = 16 * _plane;
+            _data = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity * sizeof(float)), 64);
+            GC.AddMemoryPressure(_capacity * sizeof(float));
+        }
+        int[] sigma = [3, 1, 2, 0];
+        for (int xi = 0; xi < 16; xi++)
+        {
+            int src = transposeFlip ? sigma[xi / 4] * 4 + sigma[xi % 4] : xi;
+            float* b = u + (long)src * c * o;
+            float* dst = _data + xi * _plane;
+            for (int pc = 0; pc < k; pc += _kcb)
+            {
+                int kc = Math.Min(_kcb, k - pc);
+                if (Sgemm.ActivePath == SgemmPath.Avx512) GemmPacking.PackB<Kernel14x32>(transposeFlip, b, o, pc, kc, 0, n, dst + (nint)pc * _nPad);
+                else GemmPacking.PackB<Kernel6x16>(transposeFlip, b, o, pc, kc, 0, n, dst + (nint)pc * _nPad);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        Free();
+        GC.SuppressFinalize(this);
+    }
+
+    ~WinogradWeight() => Free();
+
+    private void Free()
+    {
+        if (_data == null) return;
+        NativeMemory.AlignedFree(_data);
+        GC.RemoveMemoryPressure(_capacity * sizeof(float));
+        _data = null; _capacity = 0;
+    }
 }
 
 /// <summary>
@@ -66,11 +129,96 @@ public static unsafe class WinogradConv
                             u[(a * 4 + b) * plane + (long)ci * o + oi] = (float)s;
                         }
                 }
-            var packed = new PackedB[16];
-            for (int xi = 0; xi < 16; xi++) packed[xi] = PackedB.Create(new ReadOnlySpan<float>(u + xi * plane, (int)plane), o, false, c, o);
-            return new WinogradWeight(packed, c, o);
+            var w = new WinogradWeight();
+            w.Pack(u, c, o, transposeFlip: false);
+            return w;
         }
         finally { NativeMemory.Free(u); }
+    }
+
+    /// <summary>
+    /// U_ξ for all 16 ξ from a (3, 3, C, O) weight, in float, 16 output channels at a time (O a multiple of 16): the
+    /// per-step transform of the training path. u holds 16 planes of (C, O).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Transform(float* u, float* hwio, int c, int o)
+    {
+        long plane = (long)c * o;
+        var half = Vector512.Create(0.5f);
+        var r = stackalloc Vector512<float>[12];
+        for (int ci = 0; ci < c; ci++)
+            for (int o0 = 0; o0 < o; o0 += 16)
+            {
+                float* g = hwio + (long)ci * o + o0;
+                nint tap = (nint)c * o;
+                // Rows of G·g (4 × 3): g_0, ½(g_0 + g_1 + g_2), ½(g_0 − g_1 + g_2), g_2, per kernel column j.
+                for (int j = 0; j < 3; j++)
+                {
+                    var g0 = Vector512.Load(g + (0 * 3 + j) * tap); var g1 = Vector512.Load(g + (1 * 3 + j) * tap); var g2 = Vector512.Load(g + (2 * 3 + j) * tap);
+                    var s02 = g0 + g2;
+                    r[0 * 3 + j] = g0; r[1 * 3 + j] = (s02 + g1) * half; r[2 * 3 + j] = (s02 - g1) * half; r[3 * 3 + j] = g2;
+                }
+                // Then ·Gᵀ over the columns, the same combination.
+                float* dst = u + (long)ci * o + o0;
+                for (int a = 0; a < 4; a++)
+                {
+                    var c0 = r[a * 3]; var c1 = r[a * 3 + 1]; var c2 = r[a * 3 + 2];
+                    var s02 = c0 + c2;
+                    c0.Store(dst + (a * 4 + 0) * plane);
+                    ((s02 + c1) * half).Store(dst + (a * 4 + 1) * plane);
+                    ((s02 - c1) * half).Store(dst + (a * 4 + 2) * plane);
+                    c2.Store(dst + (a * 4 + 3) * plane);
+                }
+            }
+    }
+
+    /// <summary>
+    /// Training forward: y = conv3×3(x, w) + bias with the (3, 3, C, O) weight transformed and packed for this call into
+    /// a per-thread buffer (weights change every step). Shapes as <see cref="Forward"/>.
+    /// </summary>
+    public static void ForwardHwio(Span<float> y, ReadOnlySpan<float> x, ReadOnlySpan<float> wHwio, in Conv2dGeometry g, Epilogue<float> epilogue = default)
+    {
+        if (!Supports(g)) throw new ArgumentException($"Winograd F(2,3) does not handle this conv ({g}).");
+        if (wHwio.Length < g.WeightLength) throw new ArgumentException($"Winograd weight has {wHwio.Length} values, needs {g.WeightLength}.");
+        var w = Scratch.Weight(g, wHwio, transposeFlip: false);
+        Forward(y, x, w, g, epilogue);
+    }
+
+    /// <summary>
+    /// dx += ∂L/∂x of a 3×3 stride-1 conv: the adjoint is itself a 3×3 stride-1 conv of dy with the weight flipped in
+    /// space and transposed in channels, padding 2 − pad, so it runs on the same Winograd path (its output step adds
+    /// onto dx). Shapes: dx (B, H, W, C), dy (B, OH, OW, O), weight (3, 3, C, O).
+    /// </summary>
+    public static void BackwardDataHwio(Span<float> dx, ReadOnlySpan<float> dy, ReadOnlySpan<float> wHwio, in Conv2dGeometry g)
+    {
+        if (!Supports(g)) throw new ArgumentException($"Winograd F(2,3) does not handle this conv ({g}).");
+        if (wHwio.Length < g.WeightLength) throw new ArgumentException($"Winograd weight has {wHwio.Length} values, needs {g.WeightLength}.");
+        var adjoint = new Conv2dGeometry(g.B, g.OutH, g.OutW, g.O, g.C, 3, 3, 1, 1, 2 - g.PadH, 2 - g.PadW);
+        var w = Scratch.Weight(g, wHwio, transposeFlip: true);
+        Forward(dx, dy, w, adjoint, new Epilogue<float>(default, Activation.None, dx));
+    }
+
+    /// <summary>The calling thread's transform buffer and packed weights for the training path (grow-only).</summary>
+    private static class Scratch
+    {
+        [ThreadStatic] private static WinogradWeight? _weight;
+        [ThreadStatic] private static float* _u;
+        [ThreadStatic] private static long _uFloats;
+
+        public static WinogradWeight Weight(in Conv2dGeometry g, ReadOnlySpan<float> wHwio, bool transposeFlip)
+        {
+            long need = 16L * g.C * g.O;
+            if (_uFloats < need)
+            {
+                if (_u != null) NativeMemory.AlignedFree(_u);
+                _u = (float*)NativeMemory.AlignedAlloc((nuint)(need * sizeof(float)), 64);
+                _uFloats = need;
+            }
+            fixed (float* pw = wHwio) Transform(_u, pw, g.C, g.O);
+            var w = _weight ??= new WinogradWeight();
+            w.Pack(_u, g.C, g.O, transposeFlip);
+            return w;
+        }
     }
 
     public static void Forward(Span<float> y, ReadOnlySpan<float> x, WinogradWeight w, in Conv2dGeometry g, Epilogue<float> epilogue = default)
@@ -165,7 +313,7 @@ public static unsafe class WinogradConv
         {
             int o0 = ob * _ob, n = Math.Min(_ob, _o - o0);
             for (int xi = 0; xi < 16; xi++)
-                Sgemm.Run(new PrepackedA(v + xi * PlaneFloats, RoundUp(count, _mr)), new OffsetB<PackedB.Source>(_w.U[xi].AsSource(), o0),
+                Sgemm.Run(new PrepackedA(v + xi * PlaneFloats, RoundUp(count, _mr)), new OffsetB<PackedB.Source>(_w.Source(xi), o0),
                     count, n, _c, m + (nint)xi * count * n, n, false, default);
             OutputTransform(t0, count, o0, n, m);
         }
