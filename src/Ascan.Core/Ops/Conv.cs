@@ -20,20 +20,24 @@ public static partial class Ops
         var g = ConvGeometry(x, weight, bias, stride, padding, dilation, groups);
         MacCounter.Add((long)g.B * g.OutH * g.OutW * g.O * g.Cg * g.KH * g.KW);
         var xc = x.Contiguous(); var bc = bias?.Contiguous();
-        var wk = KernelLayoutWeight(weight.Contiguous(), g);
+        var wk = KernelLayoutWeight(weight, g);
         var y = Tensor.Empty(new[] { g.B, g.OutH, g.OutW, g.O }, x.DType, zero: false);
-        if (x.DType == DType.F32) Conv2dKernels.Forward(y.Span<float>(), xc.Span<float>(), wk.Span<float>(), bc == null ? default : bc.Span<float>(), g);
-        else Conv2dKernels.Forward(y.Span<double>(), xc.Span<double>(), wk.Span<double>(), bc == null ? default : bc.Span<double>(), g);
-        if (Autograd.NeedsGraph(x, weight, bias)) Autograd.Record(y, new Conv2dNode(x, weight, bias, xc, wk, g));
+        if (x.DType == DType.F32) Conv2dKernels.Forward(y.Span<float>(), xc.ReadSpan<float>(), wk.ReadSpan<float>(), bc == null ? default : bc.ReadSpan<float>(), g);
+        else Conv2dKernels.Forward(y.Span<double>(), xc.ReadSpan<double>(), wk.ReadSpan<double>(), bc == null ? default : bc.ReadSpan<double>(), g);
+        // The converted weight is not kept for the backward (it is rebuilt there: a fast transpose), so a training step's
+        // peak memory does not hold a second copy of every conv weight.
+        TensorScope.Release(wk);
+        if (Autograd.NeedsGraph(x, weight, bias)) Autograd.Record(y, new Conv2dNode(x, weight, bias, xc, g));
         return y;
     }
 
     /// <summary>PyTorch weight (O, C/groups, KH, KW) → the kernels' (KH, KW, C/groups, O), where each group is a GEMM operand.</summary>
-    private static Tensor KernelLayoutWeight(Tensor w, in Conv2dGeometry g)
+    private static Tensor KernelLayoutWeight(Tensor weight, in Conv2dGeometry g)
     {
+        var w = Dense(weight);
         var wk = Tensor.Empty(new[] { g.KH, g.KW, g.Cg, g.O }, w.DType, zero: false);
-        if (w.DType == DType.F32) Conv2dKernels.FromTorchLayout(wk.Span<float>(), w.Span<float>(), g);
-        else Conv2dKernels.FromTorchLayout(wk.Span<double>(), w.Span<double>(), g);
+        if (w.DType == DType.F32) Conv2dKernels.FromTorchLayout(wk.Span<float>(), w.ReadSpan<float>(), g);
+        else Conv2dKernels.FromTorchLayout(wk.Span<double>(), w.ReadSpan<double>(), g);
         return wk;
     }
 
@@ -58,13 +62,15 @@ public static partial class Ops
 
     private sealed class Conv2dNode : Node
     {
-        private Tensor? _x, _wk;
+        private Tensor? _x;
         private readonly Conv2dGeometry _g;
 
-        public Conv2dNode(Tensor x, Tensor w, Tensor? b, Tensor xc, Tensor wk, Conv2dGeometry g)
+        // ASSUMPTION: as in any training loop, the weight is not changed between this forward and its backward (PyTorch
+        // would raise on such an in-place change; here the backward would use the new values).
+        public Conv2dNode(Tensor x, Tensor w, Tensor? b, Tensor xc, Conv2dGeometry g)
             : base(b == null ? new[] { x, w } : new[] { x, w, b })
         {
-            _x = xc.Detach(); _wk = wk; _g = g;
+            _x = xc.Detach(); _g = g;
         }
 
         protected internal override void Backward(Tensor g)
@@ -75,11 +81,16 @@ public static partial class Ops
 
         private void Run<T>(Tensor g) where T : unmanaged, IFloatingPointIeee754<T>
         {
-            if (GradOf(0) is { } dx) Conv2dKernels.BackwardData(dx.Span<T>(), g.Span<T>(), _wk!.Span<T>(), _g);
+            if (GradOf(0) is { } dx)
+            {
+                var wk = KernelLayoutWeight(Inputs[1], _g);
+                Conv2dKernels.BackwardData(dx.Span<T>(), g.ReadSpan<T>(), wk.ReadSpan<T>(), _g);
+                TensorScope.Release(wk);
+            }
             if (GradOf(1) is { } dw)
             {
                 // The kernels produce dW in their (KH, KW, C/groups, O) layout; it is added back in PyTorch layout.
-                var dwk = Tensor.Empty(_wk!.Shape, g.DType);
+                var dwk = Tensor.Empty([_g.KH, _g.KW, _g.Cg, _g.O], g.DType);
                 Conv2dKernels.BackwardWeight(dwk.Span<T>(), _x!.Span<T>(), g.Span<T>(), _g);
                 Conv2dKernels.AddToTorchLayout(dw.Span<T>(), dwk.Span<T>(), _g);
                 TensorScope.Release(dwk);
@@ -87,6 +98,10 @@ public static partial class Ops
             if (Inputs.Length > 2 && GradOf(2) is { } db) SumTo(db, g);
         }
 
-        protected internal override void ReleaseSaved() { _x = null; _wk = null; }
+        protected internal override void ReleaseSaved()
+        {
+            ReleaseOwned(_x, Inputs[0]);
+            _x = null;
+        }
     }
 }

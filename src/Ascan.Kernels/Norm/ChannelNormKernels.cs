@@ -236,6 +236,128 @@ public static class BatchNormKernel
     }
 }
 
+/// <summary>
+/// BatchNorm fused with the activation after it and a residual added after that: y = act(BN(x)) + residual, so the
+/// normalised values are never stored (training saves only x) and the activation costs no pass of its own. The
+/// backward recomputes z = BN(x) to get act'(z). Shapes: x, y, residual (m, c) channels last; statistics (c).
+/// </summary>
+public static class BatchNormActKernel
+{
+    /// <summary>y = act(x·scale + shift) + residual with the scale and shift of <see cref="BatchNormKernel.Forward"/>; fills rstd.</summary>
+    public static unsafe void Forward<T>(Span<T> y, Span<T> rstd, ReadOnlySpan<T> x, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> residual, Activation act, int m, int c, double eps)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var scale = new T[c]; var shift = new T[c];
+        ScaleShift(scale, shift, rstd, mean, variance, weight, bias, c, eps);
+        int parts = ChannelKernel.Parts(m, c);
+        fixed (T* py = y) fixed (T* px = x) fixed (T* ps = scale) fixed (T* pt = shift) fixed (T* pr = residual)
+        {
+            var yp = new Pinned<T>(py, y.Length); var xp = new Pinned<T>(px, x.Length); var sp = new Pinned<T>(ps, c); var tp = new Pinned<T>(pt, c);
+            var rp = new Pinned<T>(pr, residual.Length);
+            void Rows(int r0, int r1)
+            {
+                var yr = yp.Slice(r0 * c, (r1 - r0) * c);
+                ChannelKernel.Affine(yr, xp.Slice(r0 * c, (r1 - r0) * c), sp.Span, tp.Span, r1 - r0, c);
+                for (int r = r0; r < r1; r++)
+                {
+                    var row = yp.Slice(r * c, c);
+                    var res = rp.IsEmpty ? default : rp.Slice(r * c, c);
+                    if (typeof(T) == typeof(float))
+                        EpilogueMath.ApplyRow(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(row), default, act,
+                            System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(res));
+                    else
+                    {
+                        GemmGeneric.ApplyEpilogue(row, default, act);
+                        if (!res.IsEmpty) RowMath.Add(row, res);
+                    }
+                }
+            }
+            if (parts <= 1) Rows(0, m);
+            else KernelPool.Run(parts, p => Rows((int)((long)m * p / parts), (int)((long)m * (p + 1) / parts)));
+        }
+    }
+
+    /// <summary>
+    /// Accumulates dx, dw, db (BatchNorm's backward, through the batch statistics when training) and dResidual += dy,
+    /// from dz = dy ⊙ act'(z), z = BN(x) recomputed. dz is written to <paramref name="dzScratch"/> (m·c values) unless
+    /// act is None, where dz = dy.
+    /// </summary>
+    public static unsafe void Backward<T>(Span<T> dx, Span<T> dw, Span<T> db, Span<T> dResidual, ReadOnlySpan<T> dy, ReadOnlySpan<T> x,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd, Span<T> dzScratch, Activation act,
+        int m, int c, bool training) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!dResidual.IsEmpty) RowMath.Add(dResidual, dy);
+        ReadOnlySpan<T> dz = dy;
+        if (act != Activation.None)
+        {
+            var scale = new T[c]; var shift = new T[c];
+            for (int ch = 0; ch < c; ch++)
+            {
+                scale[ch] = weight.IsEmpty ? rstd[ch] : rstd[ch] * weight[ch];
+                shift[ch] = (bias.IsEmpty ? T.Zero : bias[ch]) - mean[ch] * scale[ch];
+            }
+            int parts = ChannelKernel.Parts(m, c);
+            fixed (T* pz = dzScratch) fixed (T* pdy = dy) fixed (T* px = x) fixed (T* ps = scale) fixed (T* pt = shift)
+            {
+                var zp = new Pinned<T>(pz, dzScratch.Length); var dyp = new Pinned<T>(pdy, dy.Length); var xp = new Pinned<T>(px, x.Length);
+                var sp = new Pinned<T>(ps, c); var tp = new Pinned<T>(pt, c);
+                void Rows(int r0, int r1)
+                {
+                    int len = (r1 - r0) * c;
+                    var zr = zp.Slice(r0 * c, len); var dr = dyp.Slice(r0 * c, len); var xr = xp.Slice(r0 * c, len);
+                    switch (act)
+                    {
+                        case Activation.Gelu: ActGrad<GeluGrad<T>, T>(zr, dr, xr, sp.Span, tp.Span, r1 - r0, c); break;
+                        case Activation.Silu: ActGrad<SiluGrad<T>, T>(zr, dr, xr, sp.Span, tp.Span, r1 - r0, c); break;
+                        case Activation.Relu: ActGrad<ReluGrad<T>, T>(zr, dr, xr, sp.Span, tp.Span, r1 - r0, c); break;
+                        default: throw new ArgumentOutOfRangeException(nameof(act));
+                    }
+                }
+                if (parts <= 1) Rows(0, m);
+                else KernelPool.Run(parts, p => Rows((int)((long)m * p / parts), (int)((long)m * (p + 1) / parts)));
+            }
+            dz = dzScratch[..(m * c)];
+        }
+        BatchNormKernel.Backward(dx, dw, db, dz, x, weight, mean, rstd, m, c, training);
+    }
+
+    /// <summary>dz = dy ⊙ act'(z) with z = x·scale + shift recomputed per element.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void ActGrad<TOp, T>(Span<T> dz, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> scale, ReadOnlySpan<T> shift, int m, int c)
+        where TOp : struct, IUnaryGradOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var op = default(TOp);
+        int w = Vector512<T>.Count;
+        for (int r = 0; r < m; r++)
+        {
+            int o = r * c, ch = 0;
+            for (; ch <= c - w; ch += w)
+            {
+                var z = RowMath.Fma(Vector512.Create(x.Slice(o + ch, w)), Vector512.Create(scale.Slice(ch, w)), Vector512.Create(shift.Slice(ch, w)));
+                op.Grad(Vector512.Create(dy.Slice(o + ch, w)), z, z).CopyTo(dz.Slice(o + ch, w));
+            }
+            for (; ch < c; ch++)
+            {
+                T z = x[o + ch] * scale[ch] + shift[ch];
+                dz[o + ch] = op.Grad(dy[o + ch], z, z);
+            }
+        }
+    }
+
+    private static void ScaleShift<T>(Span<T> scale, Span<T> shift, Span<T> rstd, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, int c, double eps) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T e = T.CreateTruncating(eps);
+        for (int ch = 0; ch < c; ch++)
+        {
+            rstd[ch] = T.One / T.Sqrt(variance[ch] + e);
+            scale[ch] = weight.IsEmpty ? rstd[ch] : rstd[ch] * weight[ch];
+            shift[ch] = (bias.IsEmpty ? T.Zero : bias[ch]) - mean[ch] * scale[ch];
+        }
+    }
+}
+
 /// <summary>GroupNorm with channels last: per sample, groups of c/groups consecutive channels, statistics over hw·c/groups.</summary>
 public static class GroupNormKernel
 {

@@ -45,6 +45,14 @@ public sealed class BatchNorm2d : Module, ILayer
         if (Training && _mean != null) NumBatchesTracked++;
         return Ops.BatchNorm(x, Weight, Bias, RunningMean, RunningVar, useBatch, Config.Momentum, Config.Eps);
     }
+
+    /// <summary>act(BN(x)) + residual as one op (<see cref="Ops.BatchNormAct"/>). Shapes: x (…, C), residual like x or null → like x.</summary>
+    public Tensor ForwardAct(Tensor x, Ascan.Kernels.Activation act, Tensor? residual = null)
+    {
+        bool useBatch = Training || _mean == null;
+        if (Training && _mean != null) NumBatchesTracked++;
+        return Ops.BatchNormAct(x, Weight, Bias, RunningMean, RunningVar, useBatch, act, residual, Config.Momentum, Config.Eps);
+    }
 }
 
 public sealed record LayerNormConfig(int NormalizedShape)
