@@ -179,6 +179,7 @@ public class PackedKernelTests
     [InlineData(2, 9, 8, 16, 32, 1)]
     [InlineData(1, 7, 7, 32, 16, 0)]
     [InlineData(2, 6, 5, 16, 48, 2)]
+    [InlineData(2, 33, 34, 16, 32, 1)]  // 578 tiles: the weight gradient accumulates over three chunks
     public void WinogradTraining_ForwardAndBackward_MatchReference(int b, int h, int w, int c, int o, int pad)
     {
         var g = new Conv2dGeometry(b, h, w, c, o, 3, 3, 1, 1, pad, pad);

@@ -164,6 +164,11 @@ public static unsafe partial class Conv2dKernels
                     dw[(grp * og)..], g.O, true);
             return;
         }
+        if (typeof(T) == typeof(float) && WinogradConv.WeightGradientPays(g))
+        {
+            WinogradConv.BackwardWeightHwio(MemoryMarshal.Cast<T, float>(dw), MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(dy), g);
+            return;
+        }
         if (typeof(T) == typeof(float) && UsesImplicitGemm(g))
         {
             BackwardWeightImplicit(MemoryMarshal.Cast<T, float>(dw), MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(dy), g);

@@ -198,6 +198,174 @@ public static unsafe class WinogradConv
         Forward(dx, dy, w, adjoint, new Epilogue<float>(default, Activation.None, dx));
     }
 
+    /// <summary>
+    /// dw += ∂L/∂w of a 3×3 stride-1 conv by the adjoint of the Winograd forward: dU_ξ = Σ_tiles V_ξᵀ·dM_ξ with V = Bᵀ d B
+    /// (the forward's input transform of x) and dM = A·dY·Aᵀ (the adjoint of the output transform), then
+    /// dw = Gᵀ·dU·G per channel pair. 16 GEMMs of K = tiles instead of one of K = 9·pixels: 2.25× fewer multiply-adds.
+    /// Tiles are taken in chunks; the 16 products accumulate in parallel (one thread per ξ, a fixed order, so results
+    /// do not depend on the thread count). Shapes: dw (3, 3, C, O) accumulated, x (B, H, W, C), dy (B, OH, OW, O).
+    /// </summary>
+    public static void BackwardWeightHwio(Span<float> dwHwio, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, in Conv2dGeometry g)
+    {
+        // (Callers take this path only with many tiles per weight, see WeightGradientPays: each chunk accumulates all of dU.)
+        if (!Supports(g)) throw new ArgumentException($"Winograd F(2,3) does not handle this conv ({g}).");
+        if (dwHwio.Length < g.WeightLength || x.Length < g.InputLength || dy.Length < g.OutputLength)
+            throw new ArgumentException($"Winograd weight gradient spans too short for {g}.");
+        if (g.B == 0) return;
+        FloatMode.EnsureFlushToZero();
+        int c = g.C, o = g.O, th = (g.OutH + 1) / 2, tw = (g.OutW + 1) / 2, tiles = g.B * th * tw;
+        const int chunk = 512;
+        long plane = (long)c * o;
+        float* du = (float*)NativeMemory.AlignedAlloc((nuint)(16 * plane * sizeof(float)), 64);
+        float* v = (float*)NativeMemory.AlignedAlloc((nuint)(16L * chunk * c * sizeof(float)), 64);
+        float* dm = (float*)NativeMemory.AlignedAlloc((nuint)(16L * chunk * o * sizeof(float)), 64);
+        try
+        {
+            new Span<float>(du, (int)(16 * plane)).Clear();
+            var geo = g;
+            fixed (float* px = x) fixed (float* pdy = dy) fixed (float* pdw = dwHwio)
+            {
+                nint duA = (nint)du, vA = (nint)v, dmA = (nint)dm;
+                for (int t0 = 0; t0 < tiles; t0 += chunk)
+                {
+                    int count = Math.Min(chunk, tiles - t0);
+                    InputRows(v, px, geo, t0, count);
+                    OutputAdjointRows(dm, pdy, geo, t0, count);
+                    // dU_ξ (C, O) += V_ξᵀ (C, count) · dM_ξ (count, O), each ξ on one thread.
+                    KernelPool.Run(16, xi =>
+                    {
+                        FloatMode.EnsureFlushToZero();
+                        Sgemm.Run(new StridedA((float*)vA + (nint)xi * count * c, c, true), new StridedB((float*)dmA + (nint)xi * count * o, o, false),
+                            c, o, count, (float*)duA + xi * plane, o, true, default);
+                    });
+                }
+                AdjointWeightTransform(pdw, du, c, o);
+            }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(du); NativeMemory.AlignedFree(v); NativeMemory.AlignedFree(dm);
+        }
+    }
+
+    /// <summary>
+    /// Whether the Winograd weight gradient beats the direct one: every chunk of tiles reads and writes all 16 (C, O)
+    /// matrices of dU, so it pays only with many tiles per channel pair (large maps: a batch of 56×56 or 16×16 maps).
+    /// </summary>
+    public static bool WeightGradientPays(in Conv2dGeometry g) =>
+        Supports(g) && (long)g.B * ((g.OutH + 1) / 2) * ((g.OutW + 1) / 2) >= 4L * (g.C + g.O);
+
+    /// <summary>V_ξ[t, c] = (Bᵀ d B)_ξ for tiles t0..t0+count of x, row-major (count, C) per ξ.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InputRows(float* v, float* x, in Conv2dGeometry g, int t0, int count)
+    {
+        int c = g.C, h = g.H, w = g.W, th = (g.OutH + 1) / 2, tw = (g.OutW + 1) / 2;
+        nint plane = (nint)count * c;
+        var d = stackalloc Vector512<float>[16];
+        for (int t = 0; t < count; t++)
+        {
+            int tile = t0 + t, b = tile / (th * tw), rem = tile - b * th * tw, ty = rem / tw, tx = rem - ty * tw;
+            int ih0 = 2 * ty - g.PadH, iw0 = 2 * tx - g.PadW;
+            float* image = x + (nint)b * h * w * c;
+            float* dst = v + (nint)t * c;
+            for (int ch = 0; ch < c; ch += 16)
+            {
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++)
+                    {
+                        int ih = ih0 + i, iw = iw0 + j;
+                        d[i * 4 + j] = (uint)ih < (uint)h && (uint)iw < (uint)w ? Vector512.Load(image + ((nint)ih * w + iw) * c + ch) : Vector512<float>.Zero;
+                    }
+                for (int j = 0; j < 4; j++)
+                {
+                    var d0 = d[j]; var d1 = d[4 + j]; var d2 = d[8 + j]; var d3 = d[12 + j];
+                    d[j] = d0 - d2; d[4 + j] = d1 + d2; d[8 + j] = d2 - d1; d[12 + j] = d1 - d3;
+                }
+                for (int i = 0; i < 4; i++)
+                {
+                    var a0 = d[4 * i]; var a1 = d[4 * i + 1]; var a2 = d[4 * i + 2]; var a3 = d[4 * i + 3];
+                    (a0 - a2).Store(dst + (4 * i + 0) * plane + ch);
+                    (a1 + a2).Store(dst + (4 * i + 1) * plane + ch);
+                    (a2 - a1).Store(dst + (4 * i + 2) * plane + ch);
+                    (a1 - a3).Store(dst + (4 * i + 3) * plane + ch);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// dM_ξ[t, o] = (A·dY·Aᵀ)_ξ, the adjoint of the output transform, with A = [[1, 0], [1, 1], [1, −1], [0, −1]]:
+    /// a tile's 2×2 output gradients (zero past the map edge) spread over its 16 positions. Row-major (count, O) per ξ.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void OutputAdjointRows(float* dm, float* dy, in Conv2dGeometry g, int t0, int count)
+    {
+        int o = g.O, oh = g.OutH, ow = g.OutW, th = (oh + 1) / 2, tw = (ow + 1) / 2;
+        nint plane = (nint)count * o;
+        var r = stackalloc Vector512<float>[8];
+        for (int t = 0; t < count; t++)
+        {
+            int tile = t0 + t, b = tile / (th * tw), rem = tile - b * th * tw, ty = rem / tw, tx = rem - ty * tw;
+            int y0 = 2 * ty, x0 = 2 * tx;
+            bool right = x0 + 1 < ow, down = y0 + 1 < oh;
+            float* p00 = dy + (((nint)b * oh + y0) * ow + x0) * o;
+            float* dst = dm + (nint)t * o;
+            for (int ch = 0; ch < o; ch += 16)
+            {
+                var y00 = Vector512.Load(p00 + ch);
+                var y01 = right ? Vector512.Load(p00 + o + ch) : Vector512<float>.Zero;
+                var y10 = down ? Vector512.Load(p00 + (nint)ow * o + ch) : Vector512<float>.Zero;
+                var y11 = down && right ? Vector512.Load(p00 + (nint)ow * o + o + ch) : Vector512<float>.Zero;
+                // Rows a: r_0 = y_0, r_1 = y_0 + y_1, r_2 = y_0 − y_1, r_3 = −y_1 (each a row of two).
+                r[0] = y00; r[1] = y01;
+                r[2] = y00 + y10; r[3] = y01 + y11;
+                r[4] = y00 - y10; r[5] = y01 - y11;
+                r[6] = -y10; r[7] = -y11;
+                for (int a = 0; a < 4; a++)
+                {
+                    var c0 = r[2 * a]; var c1 = r[2 * a + 1];
+                    c0.Store(dst + (4 * a + 0) * plane + ch);
+                    (c0 + c1).Store(dst + (4 * a + 1) * plane + ch);
+                    (c0 - c1).Store(dst + (4 * a + 2) * plane + ch);
+                    (-c1).Store(dst + (4 * a + 3) * plane + ch);
+                }
+            }
+        }
+    }
+
+    /// <summary>dw[i, j] += (Gᵀ·dU·G)[i, j] per (c, o): the adjoint of U = G·g·Gᵀ, 16 output channels at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AdjointWeightTransform(float* dw, float* du, int c, int o)
+    {
+        long plane = (long)c * o;
+        nint tap = (nint)c * o;
+        var half = Vector512.Create(0.5f);
+        var r = stackalloc Vector512<float>[12];
+        for (int ci = 0; ci < c; ci++)
+            for (int o0 = 0; o0 < o; o0 += 16)
+            {
+                float* src = du + (long)ci * o + o0;
+                // Rows i of Gᵀ·dU: r_0 = u_0 + ½(u_1 + u_2), r_1 = ½(u_1 − u_2), r_2 = ½(u_1 + u_2) + u_3, per column b.
+                for (int bcol = 0; bcol < 4; bcol++)
+                {
+                    var u0 = Vector512.Load(src + (0 * 4 + bcol) * plane); var u1 = Vector512.Load(src + (1 * 4 + bcol) * plane);
+                    var u2 = Vector512.Load(src + (2 * 4 + bcol) * plane); var u3 = Vector512.Load(src + (3 * 4 + bcol) * plane);
+                    var s12 = (u1 + u2) * half;
+                    r[0 * 4 + bcol] = u0 + s12; r[1 * 4 + bcol] = (u1 - u2) * half; r[2 * 4 + bcol] = s12 + u3;
+                }
+                float* dst = dw + (long)ci * o + o0;
+                for (int i = 0; i < 3; i++)
+                {
+                    var c0 = r[i * 4]; var c1 = r[i * 4 + 1]; var c2 = r[i * 4 + 2]; var c3 = r[i * 4 + 3];
+                    var s12 = (c1 + c2) * half;
+                    float* t0 = dst + (i * 3 + 0) * tap; float* t1 = dst + (i * 3 + 1) * tap; float* t2 = dst + (i * 3 + 2) * tap;
+                    (Vector512.Load(t0) + c0 + s12).Store(t0);
+                    (Vector512.Load(t1) + (c1 - c2) * half).Store(t1);
+                    (Vector512.Load(t2) + s12 + c3).Store(t2);
+                }
+            }
+    }
+
     /// <summary>The calling thread's transform buffer and packed weights for the training path (grow-only).</summary>
     private static class Scratch
     {
