@@ -175,6 +175,21 @@ public static class BatchNormKernel
     /// <summary>Batch mean and biased variance per channel (two passes: the mean, then centred squares).</summary>
     public static void Statistics<T>(Span<T> mean, Span<T> variance, ReadOnlySpan<T> x, int m, int c) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // One pass: Σx and Σ(x − s)² about a shift s = the first row (a sample of each channel, so s is near the mean
+        // and var = E[(x − s)²] − (mean − s)² loses little). Where that difference cancels badly, the exact two-pass.
+        mean.Clear(); variance.Clear();
+        var shift = x[..c].ToArray();
+        ChannelKernel.ColumnSumsParallel(mean, variance, x, x, shift, shift, m, c);
+        T invM = T.One / T.CreateTruncating(Math.Max(m, 1));
+        bool ok = true;
+        for (int ch = 0; ch < c; ch++)
+        {
+            mean[ch] *= invM;
+            T e2 = variance[ch] * invM, d = mean[ch] - shift[ch], v = e2 - d * d;
+            if (!(v >= e2 * T.CreateTruncating(0.01))) { ok = false; break; }
+            variance[ch] = v;
+        }
+        if (ok) return;
         mean.Clear(); variance.Clear();
         ChannelKernel.ColumnSumsParallel(mean, default, x, default, default, default, m, c);
         T inv = T.One / T.CreateTruncating(Math.Max(m, 1));
@@ -211,6 +226,14 @@ public static class BatchNormKernel
         // s1 = Σ dy, s2 = Σ dy·(x − mean): then Σ dy·x̂ = rstd·s2.
         var s1 = new T[c]; var s2 = new T[c];
         ChannelKernel.ColumnSumsParallel(s1, s2, dy, x, default, mean, m, c);
+        BackwardFromSums(dx, dw, db, dy, x, weight, mean, rstd, s1, s2, m, c, training);
+    }
+
+    /// <summary>The rest of <see cref="Backward"/> once s1 = Σ dy and s2 = Σ dy·(x − mean) are known.</summary>
+    public static void BackwardFromSums<T>(Span<T> dx, Span<T> dw, Span<T> db, ReadOnlySpan<T> dy, ReadOnlySpan<T> x,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd, ReadOnlySpan<T> s1, ReadOnlySpan<T> s2, int m, int c, bool training)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         for (int ch = 0; ch < c; ch++)
         {
             if (!dw.IsEmpty) dw[ch] += rstd[ch] * s2[ch];
@@ -297,51 +320,82 @@ public static class BatchNormActKernel
                 scale[ch] = weight.IsEmpty ? rstd[ch] : rstd[ch] * weight[ch];
                 shift[ch] = (bias.IsEmpty ? T.Zero : bias[ch]) - mean[ch] * scale[ch];
             }
+            // dz and its column sums in one pass; block partials are added in block order (deterministic).
             int parts = ChannelKernel.Parts(m, c);
-            fixed (T* pz = dzScratch) fixed (T* pdy = dy) fixed (T* px = x) fixed (T* ps = scale) fixed (T* pt = shift)
+            var partial = new T[Math.Max(parts, 1) * 2 * c];
+            fixed (T* pz = dzScratch) fixed (T* pdy = dy) fixed (T* px = x) fixed (T* ps = scale) fixed (T* pt = shift) fixed (T* pm = mean) fixed (T* pp = partial)
             {
                 var zp = new Pinned<T>(pz, dzScratch.Length); var dyp = new Pinned<T>(pdy, dy.Length); var xp = new Pinned<T>(px, x.Length);
-                var sp = new Pinned<T>(ps, c); var tp = new Pinned<T>(pt, c);
-                void Rows(int r0, int r1)
+                var sp = new Pinned<T>(ps, c); var tp = new Pinned<T>(pt, c); var mp = new Pinned<T>(pm, c); var ppp = new Pinned<T>(pp, partial.Length);
+                void Rows(int p, int r0, int r1)
                 {
                     int len = (r1 - r0) * c;
                     var zr = zp.Slice(r0 * c, len); var dr = dyp.Slice(r0 * c, len); var xr = xp.Slice(r0 * c, len);
+                    var s1 = ppp.Slice(p * 2 * c, c); var s2 = ppp.Slice(p * 2 * c + c, c);
                     switch (act)
                     {
-                        case Activation.Gelu: ActGrad<GeluGrad<T>, T>(zr, dr, xr, sp.Span, tp.Span, r1 - r0, c); break;
-                        case Activation.Silu: ActGrad<SiluGrad<T>, T>(zr, dr, xr, sp.Span, tp.Span, r1 - r0, c); break;
-                        case Activation.Relu: ActGrad<ReluGrad<T>, T>(zr, dr, xr, sp.Span, tp.Span, r1 - r0, c); break;
+                        case Activation.Gelu: ActGradSums<GeluGrad<T>, T>(zr, s1, s2, dr, xr, sp.Span, tp.Span, mp.Span, r1 - r0, c); break;
+                        case Activation.Silu: ActGradSums<SiluGrad<T>, T>(zr, s1, s2, dr, xr, sp.Span, tp.Span, mp.Span, r1 - r0, c); break;
+                        case Activation.Relu: ActGradSums<ReluGrad<T>, T>(zr, s1, s2, dr, xr, sp.Span, tp.Span, mp.Span, r1 - r0, c); break;
                         default: throw new ArgumentOutOfRangeException(nameof(act));
                     }
                 }
-                if (parts <= 1) Rows(0, m);
-                else KernelPool.Run(parts, p => Rows((int)((long)m * p / parts), (int)((long)m * (p + 1) / parts)));
+                if (parts <= 1) Rows(0, 0, m);
+                else KernelPool.Run(parts, p => Rows(p, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts)));
+            }
+            var sum1 = new T[c]; var sum2 = new T[c];
+            for (int p = 0; p < Math.Max(parts, 1); p++)
+            {
+                RowMath.Add<T>(sum1, partial.AsSpan(p * 2 * c, c));
+                RowMath.Add<T>(sum2, partial.AsSpan(p * 2 * c + c, c));
             }
             dz = dzScratch[..(m * c)];
+            BatchNormKernel.BackwardFromSums(dx, dw, db, dz, x, weight, mean, rstd, sum1, sum2, m, c, training);
+            return;
         }
         BatchNormKernel.Backward(dx, dw, db, dz, x, weight, mean, rstd, m, c, training);
     }
 
-    /// <summary>dz = dy ⊙ act'(z) with z = x·scale + shift recomputed per element.</summary>
+    /// <summary>
+    /// dz = dy ⊙ act'(z), z = x·scale + shift recomputed, with s1 = Σ dz and s2 = Σ dz·(x − mean) per channel (set, not
+    /// added). Channel blocks outside, rows inside, like <see cref="ChannelKernel.ColumnSums{T}"/>.
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private static void ActGrad<TOp, T>(Span<T> dz, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> scale, ReadOnlySpan<T> shift, int m, int c)
+    private static void ActGradSums<TOp, T>(Span<T> dz, Span<T> s1, Span<T> s2, ReadOnlySpan<T> dy, ReadOnlySpan<T> x,
+        ReadOnlySpan<T> scale, ReadOnlySpan<T> shift, ReadOnlySpan<T> mean, int m, int c)
         where TOp : struct, IUnaryGradOp<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         var op = default(TOp);
-        int w = Vector512<T>.Count;
-        for (int r = 0; r < m; r++)
+        int w = Vector512<T>.Count, ch = 0;
+        for (; ch <= c - w; ch += w)
         {
-            int o = r * c, ch = 0;
-            for (; ch <= c - w; ch += w)
+            var sc = Vector512.Create(scale.Slice(ch, w)); var sh = Vector512.Create(shift.Slice(ch, w)); var mu = Vector512.Create(mean.Slice(ch, w));
+            var a1 = Vector512<T>.Zero; var a2 = Vector512<T>.Zero;
+            for (int r = 0; r < m; r++)
             {
-                var z = RowMath.Fma(Vector512.Create(x.Slice(o + ch, w)), Vector512.Create(scale.Slice(ch, w)), Vector512.Create(shift.Slice(ch, w)));
-                op.Grad(Vector512.Create(dy.Slice(o + ch, w)), z, z).CopyTo(dz.Slice(o + ch, w));
+                int o = r * c + ch;
+                var xv = Vector512.Create(x.Slice(o, w));
+                var z = RowMath.Fma(xv, sc, sh);
+                var g = op.Grad(Vector512.Create(dy.Slice(o, w)), z, z);
+                g.CopyTo(dz.Slice(o, w));
+                a1 += g;
+                a2 = RowMath.Fma(g, xv - mu, a2);
             }
-            for (; ch < c; ch++)
+            a1.CopyTo(s1.Slice(ch, w)); a2.CopyTo(s2.Slice(ch, w));
+        }
+        for (; ch < c; ch++)
+        {
+            T a1 = T.Zero, a2 = T.Zero;
+            for (int r = 0; r < m; r++)
             {
-                T z = x[o + ch] * scale[ch] + shift[ch];
-                dz[o + ch] = op.Grad(dy[o + ch], z, z);
+                int o = r * c + ch;
+                T z = x[o] * scale[ch] + shift[ch];
+                T g = op.Grad(dy[o], z, z);
+                dz[o] = g;
+                a1 += g;
+                a2 += g * (x[o] - mean[ch]);
             }
+            s1[ch] = a1; s2[ch] = a2;
         }
     }
 
