@@ -193,3 +193,39 @@ public class BatchNormActTests
         TensorAssert.Close(rv2, rv1, 1e-6, 1e-6, "running var");
     }
 }
+
+public class BatchNormActConv1x1Tests
+{
+    [Fact]
+    public void BatchNormActConv1x1_Gradcheck_Training()
+    {
+        var rng = new Rng(41);
+        var z = GradCheck.Leaf(rng, 2, 3, 2, 4); var w = GradCheck.Leaf(rng, 4); var b = GradCheck.Leaf(rng, 4); var k = GradCheck.Leaf(rng, 5, 4, 1, 1);
+        GradCheck.Check(t => Ops.BatchNormActConv1x1(t[0], t[1], t[2], null, null, true, Ascan.Kernels.Activation.Gelu, t[3]), [z, w, b, k]);
+    }
+
+    /// <summary>Against its composite twin Conv2d(BatchNormAct(z)): forward, every gradient, running statistics.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void BatchNormActConv1x1_Float_MatchesComposite(bool training)
+    {
+        var rng = new Rng(42);
+        Tensor Leaf(params int[] shape) { var t = Tensor.Randn(rng, DType.F32, shape); t.RequiresGrad = true; return t; }
+        var z = Leaf(2, 6, 5, 48); var w = Leaf(48); var b = Leaf(48); var k = Leaf(32, 48, 1, 1);
+        var rm1 = Tensor.Randn(rng, DType.F32, 48); var rv1 = Ops.Abs(Tensor.Randn(rng, DType.F32, 48)) + 0.5;
+        var rm2 = rm1.Clone(); var rv2 = rv1.Clone();
+        var dy = Tensor.Randn(rng, DType.F32, 2, 6, 5, 32);
+        var inputs = new[] { z, w, b, k };
+        var fused = Ops.BatchNormActConv1x1(z, w, b, rm1, rv1, training, Ascan.Kernels.Activation.Gelu, k);
+        fused.Backward(dy);
+        var gf = inputs.Select(t => { var g = t.Grad!.Clone(); t.Grad = null; return g; }).ToArray();
+        var plain = Ops.Conv2d(Ops.BatchNormAct(z, w, b, rm2, rv2, training, Ascan.Kernels.Activation.Gelu), k);
+        plain.Backward(dy);
+        TensorAssert.Close(plain, fused, 1e-5, 1e-5, "y");
+        string[] names = ["dz", "dgamma", "dbeta", "dconv"];
+        for (int i = 0; i < 4; i++) TensorAssert.Close(inputs[i].Grad!, gf[i], 1e-4, 1e-4, names[i]);
+        TensorAssert.Close(rm2, rm1, 1e-6, 1e-6, "running mean");
+        TensorAssert.Close(rv2, rv1, 1e-6, 1e-6, "running var");
+    }
+}

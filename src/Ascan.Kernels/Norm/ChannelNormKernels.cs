@@ -273,6 +273,26 @@ public static class BatchNormActKernel
     {
         var scale = new T[c]; var shift = new T[c];
         ScaleShift(scale, shift, rstd, mean, variance, weight, bias, c, eps);
+        Apply(y, x, scale, shift, residual, act, m, c);
+    }
+
+    /// <summary>y = act(BN(x)) + residual from statistics already known as mean and rstd (a backward recomputing the forward).</summary>
+    public static void ApplyWithRstd<T>(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> residual, Activation act, int m, int c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var scale = new T[c]; var shift = new T[c];
+        for (int ch = 0; ch < c; ch++)
+        {
+            scale[ch] = weight.IsEmpty ? rstd[ch] : rstd[ch] * weight[ch];
+            shift[ch] = (bias.IsEmpty ? T.Zero : bias[ch]) - mean[ch] * scale[ch];
+        }
+        Apply(y, x, scale, shift, residual, act, m, c);
+    }
+
+    private static unsafe void Apply<T>(Span<T> y, ReadOnlySpan<T> x, T[] scale, T[] shift, ReadOnlySpan<T> residual, Activation act, int m, int c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         int parts = ChannelKernel.Parts(m, c);
         fixed (T* py = y) fixed (T* px = x) fixed (T* ps = scale) fixed (T* pt = shift) fixed (T* pr = residual)
         {

@@ -118,8 +118,8 @@ public sealed class ConvBlock : AscanBlock
     /// <summary>Shapes: x (B, H, W, w) → (B, H, W, w).</summary>
     public override Tensor Forward(Tensor x)
     {
-        var y = Bn1.ForwardAct(ConvExp.Forward(x), Activation.Gelu);   // GELU(BN(conv3×3)) (B, H, W, e·w)
-        y = ConvProj.Forward(y);                                        // (B, H, W, w)
+        // conv1×1(GELU(BN(conv3×3(x)))) with the (B, H, W, e·w) activation recomputed in the backward, not stored.
+        var y = Bn1.ForwardActConv1x1(ConvExp.Forward(x), Activation.Gelu, ConvProj);   // (B, H, W, w)
         // Without an active drop-path the skip is added inside the BN op (no separate sum).
         if (!Training || DropPath.P == 0) return Bn2.ForwardAct(y, Activation.None, residual: x);
         return x + DropPath.Forward(Bn2.Forward(y));
