@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -317,6 +318,14 @@ def run_case(a) -> dict:
     load_before = os.getloadavg()
     workdir = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="ascan-compare-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        return measure(a, workdir, started, load_before)
+    finally:
+        if not a.workdir:  # the weights alone can be hundreds of MB
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure(a, workdir: Path, started: str, load_before: tuple[float, float, float]) -> dict:
     mode = "train" if a.train else "infer"
     print(f"== {a.model} {mode} b{a.batch} {a.image_size}px, {a.threads} threads (work dir {workdir})", file=sys.stderr)
     par = parity(a, workdir)
@@ -389,6 +398,7 @@ def run_case(a) -> dict:
         "torch_best_ms": median(all_ms["torch-best"]), "torch_best_layout": best_layout,
         "torch_layout_ms": layout_ms,
         "ratio_median": median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+        "round_medians_ms": {n: [round(x, 3) for x in v] for n, v in med.items()},
         "torch_default_ms": None, "torch_default_note": default_note, "ratio_default_median": None,
         "rss_mb": {"ascan": rss["ascan"], "torch_best": rss["torch-best"], "torch_default": rss.get("torch-default"),
                    "torch_baseline": best.info.get("rss_baseline_mb")},

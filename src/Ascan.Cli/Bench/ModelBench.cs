@@ -46,7 +46,7 @@ internal sealed record ModelBenchOptions
 /// <see cref="MacCounter"/>) and, for a training step, three times that: forward + backward ≈ 3× forward
 /// (the backward of every matmul-like op is two products of the forward's size), the usual convention; the
 /// optimizer and element-wise work are not counted. The peak is <see cref="KernelBench.MeasurePeak"/> at the
-/// same thread count, measured in the same run.
+/// same thread count, measured in the same run (before and after the steps, the higher of the two).
 /// </summary>
 internal static class ModelBench
 {
@@ -68,12 +68,10 @@ internal static class ModelBench
         int oldThreads = KernelPool.Threads;
         try
         {
-            // Peak first, on a quiet process: it is the best of several runs of pure FMA chains.
-            double peak = o.Serve ? double.NaN : KernelBench.MeasurePeak(threads);
             KernelPool.Threads = threads;
             var runner = StepRunner.Create(o, size);
             if (o.Serve) return Serve(runner, o, size, threads, output, log, input);
-            return Timed(runner, o, size, threads, peak, output, log);
+            return Timed(runner, o, size, threads, output);
         }
         catch (Exception e) when (e is ArgumentException or IOException or StateDictException or KeyNotFoundException or SafetensorsFormatException)
         {
@@ -98,8 +96,12 @@ internal static class ModelBench
         if (o.Weights != null && !File.Exists(o.Weights)) throw new ArgumentException($"--weights {o.Weights}: file not found.");
     }
 
-    private static int Timed(StepRunner runner, ModelBenchOptions o, int size, int threads, double peak, TextWriter output, TextWriter log)
+    private static int Timed(StepRunner runner, ModelBenchOptions o, int size, int threads, TextWriter output)
     {
+        // The peak is a property of the hardware: the best of a measurement before and one after the model run
+        // (each the best of several repetitions), since on a shared machine other load only ever lowers it.
+        double peak = KernelBench.MeasurePeak(threads);
+        KernelPool.Threads = threads;
         for (int i = 0; i < o.Warmup; i++) runner.Step();
         if (o.Profile) Profiler.Start();
         var seconds = new double[o.Steps];
@@ -111,6 +113,8 @@ internal static class ModelBench
             profile = ProfileReport.Rows(Profiler.Snapshot(), o.Steps, seconds.Sum());
         }
 
+        peak = Math.Max(peak, KernelBench.MeasurePeak(threads));
+        KernelPool.Threads = threads;
         var sorted = seconds.Order().ToArray();
         double median = Median(sorted);
         double macs = runner.MacsPerSample;
