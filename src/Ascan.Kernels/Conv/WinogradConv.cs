@@ -214,6 +214,11 @@ public static unsafe class WinogradConv
         if (g.B == 0) return;
         FloatMode.EnsureFlushToZero();
         int c = g.C, o = g.O, th = (g.OutH + 1) / 2, tw = (g.OutW + 1) / 2, tiles = g.B * th * tw;
+        if (16L * tiles * (c + o) <= WholeTransformFloats)
+        {
+            BackwardWeightWhole(dwHwio, x, dy, g, tiles);
+            return;
+        }
         const int chunk = 512;
         long plane = (long)c * o;
         float* du = (float*)NativeMemory.AlignedAlloc((nuint)(16 * plane * sizeof(float)), 64);
@@ -249,25 +254,76 @@ public static unsafe class WinogradConv
     }
 
     /// <summary>
-    /// Whether the Winograd weight gradient beats the direct one: every chunk of tiles reads and writes all 16 (C, O)
-    /// matrices of dU, so it pays only with many tiles per channel pair (large maps: a batch of 56×56 or 16×16 maps).
+    /// Whether the Winograd weight gradient beats the direct one: either the transforms of all tiles fit a scratch budget
+    /// (each dU_ξ is then one GEMM), or there are enough tiles per channel pair that re-reading dU per chunk is cheap.
     /// </summary>
-    public static bool WeightGradientPays(in Conv2dGeometry g) =>
-        Supports(g) && (long)g.B * ((g.OutH + 1) / 2) * ((g.OutW + 1) / 2) >= 4L * (g.C + g.O);
+    public static bool WeightGradientPays(in Conv2dGeometry g)
+    {
+        if (!Supports(g)) return false;
+        long tiles = (long)g.B * ((g.OutH + 1) / 2) * ((g.OutW + 1) / 2);
+        return tiles >= 4L * (g.C + g.O) || 16 * tiles * (g.C + g.O) <= WholeTransformFloats;
+    }
+
+    /// <summary>With at most this many floats of transformed input and gradient, the weight gradient transforms every
+    /// tile first and runs 16 independent GEMMs over all of them (no accumulation of dU across chunks).</summary>
+    private const long WholeTransformFloats = 12L << 20;
+
+    /// <summary>
+    /// The weight gradient for few tiles (small maps): V and dM for all tiles at once (two parallel halves), then each
+    /// dU_ξ = V_ξᵀ·dM_ξ by one single-threaded GEMM of K = tiles (ξ in parallel), then dw += Gᵀ·dU·G.
+    /// </summary>
+    private static void BackwardWeightWhole(Span<float> dwHwio, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, in Conv2dGeometry g, int tiles)
+    {
+        int c = g.C, o = g.O;
+        long plane = (long)c * o;
+        float* du = (float*)NativeMemory.AlignedAlloc((nuint)(16 * plane * sizeof(float)), 64);
+        float* v = (float*)NativeMemory.AlignedAlloc((nuint)(16L * tiles * c * sizeof(float)), 64);
+        float* dm = (float*)NativeMemory.AlignedAlloc((nuint)(16L * tiles * o * sizeof(float)), 64);
+        try
+        {
+            var geo = g;
+            fixed (float* px = x) fixed (float* pdy = dy) fixed (float* pdw = dwHwio)
+            {
+                nint duA = (nint)du, vA = (nint)v, dmA = (nint)dm, xA = (nint)px, dyA = (nint)pdy;
+                int half = (tiles + 1) / 2;
+                KernelPool.Run(2, p =>
+                {
+                    FloatMode.EnsureFlushToZero();
+                    int t0 = p * half, count = Math.Min(half, tiles - t0);
+                    InputRows((float*)vA, (float*)xA, geo, t0, count, 0, tiles);
+                    OutputAdjointRows((float*)dmA, (float*)dyA, geo, t0, count, 0, tiles);
+                });
+                KernelPool.Run(16, xi =>
+                {
+                    FloatMode.EnsureFlushToZero();
+                    Sgemm.Run(new StridedA((float*)vA + (nint)xi * tiles * c, c, true), new StridedB((float*)dmA + (nint)xi * tiles * o, o, false),
+                        c, o, tiles, (float*)duA + xi * plane, o, false, default);
+                });
+                AdjointWeightTransform(pdw, du, c, o);
+            }
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(du); NativeMemory.AlignedFree(v); NativeMemory.AlignedFree(dm);
+        }
+    }
 
     /// <summary>V_ξ[t, c] = (Bᵀ d B)_ξ for tiles t0..t0+count of x, row-major (count, C) per ξ.</summary>
+    private static void InputRows(float* v, float* x, in Conv2dGeometry g, int t0, int count) => InputRows(v, x, g, t0, count, t0, count);
+
+    /// <summary>The same for planes of <paramref name="planeRows"/> rows, tile t written to row t − rowBase.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void InputRows(float* v, float* x, in Conv2dGeometry g, int t0, int count)
+    private static void InputRows(float* v, float* x, in Conv2dGeometry g, int t0, int count, int rowBase, int planeRows)
     {
         int c = g.C, h = g.H, w = g.W, th = (g.OutH + 1) / 2, tw = (g.OutW + 1) / 2;
-        nint plane = (nint)count * c;
+        nint plane = (nint)planeRows * c;
         var d = stackalloc Vector512<float>[16];
         for (int t = 0; t < count; t++)
         {
             int tile = t0 + t, b = tile / (th * tw), rem = tile - b * th * tw, ty = rem / tw, tx = rem - ty * tw;
             int ih0 = 2 * ty - g.PadH, iw0 = 2 * tx - g.PadW;
             float* image = x + (nint)b * h * w * c;
-            float* dst = v + (nint)t * c;
+            float* dst = v + (nint)(tile - rowBase) * c;
             for (int ch = 0; ch < c; ch += 16)
             {
                 for (int i = 0; i < 4; i++)
@@ -297,11 +353,14 @@ public static unsafe class WinogradConv
     /// dM_ξ[t, o] = (A·dY·Aᵀ)_ξ, the adjoint of the output transform, with A = [[1, 0], [1, 1], [1, −1], [0, −1]]:
     /// a tile's 2×2 output gradients (zero past the map edge) spread over its 16 positions. Row-major (count, O) per ξ.
     /// </summary>
+    private static void OutputAdjointRows(float* dm, float* dy, in Conv2dGeometry g, int t0, int count) => OutputAdjointRows(dm, dy, g, t0, count, t0, count);
+
+    /// <summary>The same for planes of <paramref name="planeRows"/> rows, tile t written to row t − rowBase.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void OutputAdjointRows(float* dm, float* dy, in Conv2dGeometry g, int t0, int count)
+    private static void OutputAdjointRows(float* dm, float* dy, in Conv2dGeometry g, int t0, int count, int rowBase, int planeRows)
     {
         int o = g.O, oh = g.OutH, ow = g.OutW, th = (oh + 1) / 2, tw = (ow + 1) / 2;
-        nint plane = (nint)count * o;
+        nint plane = (nint)planeRows * o;
         var r = stackalloc Vector512<float>[8];
         for (int t = 0; t < count; t++)
         {
@@ -309,7 +368,7 @@ public static unsafe class WinogradConv
             int y0 = 2 * ty, x0 = 2 * tx;
             bool right = x0 + 1 < ow, down = y0 + 1 < oh;
             float* p00 = dy + (((nint)b * oh + y0) * ow + x0) * o;
-            float* dst = dm + (nint)t * o;
+            float* dst = dm + (nint)(tile - rowBase) * o;
             for (int ch = 0; ch < o; ch += 16)
             {
                 var y00 = Vector512.Load(p00 + ch);
