@@ -86,3 +86,37 @@ public class AttentionTests
                 p.TryGetProperty("scale", out var s) ? s.GetDouble() : null));
     }
 }
+
+public class AttentionQkvTests
+{
+    [Fact]
+    public void AttentionQkv_Gradcheck()
+    {
+        var rng = new Rng(31);
+        var qkv = GradCheck.Leaf(rng, 2, 5, 3 * 2 * 3); // (B 2, T 5, 3·NH 2·HD 3)
+        GradCheck.Check(t => Ops.AttentionQkv(t[0], 2), [qkv]);
+    }
+
+    /// <summary>Against its composite twin: reshape → permute → ScaledDotProductAttention → merge heads (forward and gradient).</summary>
+    [Theory]
+    [InlineData(2, 19, 4, 8)]
+    [InlineData(1, 49, 8, 32)]
+    public void AttentionQkv_Float_MatchesComposite(int b, int t, int nh, int hd)
+    {
+        var rng = new Rng(32);
+        int c = nh * hd;
+        var qkv = Tensor.Randn(rng, DType.F32, b, t, 3 * c);
+        qkv.RequiresGrad = true;
+        var dy = Tensor.Randn(rng, DType.F32, b, t, c);
+        var fused = Ops.AttentionQkv(qkv, nh);
+        fused.Backward(dy);
+        var gFused = qkv.Grad!.Clone();
+        qkv.Grad = null;
+        var p = qkv.Reshape(b, t, 3, nh, hd).Permute(2, 0, 3, 1, 4); // (3, B, NH, T, HD)
+        Tensor Part(int i) => p.Slice(0, i, 1).Squeeze(0);
+        var plain = Ops.ScaledDotProductAttention(Part(0), Part(1), Part(2)).Transpose(1, 2).Reshape(b, t, c);
+        plain.Backward(dy);
+        TensorAssert.Close(plain, fused, 1e-5, 1e-6, "o");
+        TensorAssert.Close(qkv.Grad!, gFused, 1e-4, 1e-5, "dqkv");
+    }
+}

@@ -151,3 +151,81 @@ public class NormTests
         Assert.Throws<ArgumentException>(() => Ops.GroupNorm(x, 2)); // 3 channels, 2 groups
     }
 }
+
+public class BatchNormActTests
+{
+    [Theory]
+    [InlineData(Ascan.Kernels.Activation.Gelu, true)]
+    [InlineData(Ascan.Kernels.Activation.Relu, false)]
+    [InlineData(Ascan.Kernels.Activation.None, true)]
+    [InlineData(Ascan.Kernels.Activation.Silu, false)]
+    public void BatchNormAct_Gradcheck_Training(Ascan.Kernels.Activation act, bool residual)
+    {
+        var rng = new Rng(21);
+        var x = GradCheck.Leaf(rng, 2, 3, 4, 5); var w = GradCheck.Leaf(rng, 5); var b = GradCheck.Leaf(rng, 5); var r = GradCheck.Leaf(rng, 2, 3, 4, 5);
+        if (residual) GradCheck.Check(t => Ops.BatchNormAct(t[0], t[1], t[2], null, null, true, act, t[3]), [x, w, b, r]);
+        else GradCheck.Check(t => Ops.BatchNormAct(t[0], t[1], t[2], null, null, true, act), [x, w, b]);
+    }
+
+    /// <summary>The fused op against its composite twin (BatchNorm → activation → add), forward, gradients and running statistics.</summary>
+    [Theory]
+    [InlineData(true, 37)]   // odd channel count: vector and scalar lanes
+    [InlineData(false, 64)]
+    public void BatchNormAct_Float_MatchesComposite(bool training, int c)
+    {
+        var rng = new Rng(22);
+        Tensor Leaf(params int[] shape) { var t = Tensor.Randn(rng, DType.F32, shape); t.RequiresGrad = true; return t; }
+        var x = Leaf(3, 5, 4, c); var w = Leaf(c); var b = Leaf(c); var r = Leaf(3, 5, 4, c);
+        var rm1 = Tensor.Randn(rng, DType.F32, c); var rv1 = Ops.Abs(Tensor.Randn(rng, DType.F32, c)) + 0.5;
+        var rm2 = rm1.Clone(); var rv2 = rv1.Clone();
+        var fused = Ops.BatchNormAct(x, w, b, rm1, rv1, training, Ascan.Kernels.Activation.Gelu, r);
+        var dy = Tensor.Randn(rng, DType.F32, fused.ShapeArray());
+        fused.Backward(dy);
+        var gradsFused = new[] { x, w, b, r }.Select(t => t.Grad!.Clone()).ToArray();
+        foreach (var t in new[] { x, w, b, r }) t.Grad = null;
+        var plain = Ops.Gelu(Ops.BatchNorm(x, w, b, rm2, rv2, training)) + r;
+        plain.Backward(dy);
+        TensorAssert.Close(plain, fused, 1e-5, 1e-5, "y");
+        string[] names = ["dx", "dw", "db", "dresidual"];
+        var inputs = new[] { x, w, b, r };
+        for (int i = 0; i < 4; i++) TensorAssert.Close(inputs[i].Grad!, gradsFused[i], 1e-4, 1e-4, names[i]);
+        TensorAssert.Close(rm2, rm1, 1e-6, 1e-6, "running mean");
+        TensorAssert.Close(rv2, rv1, 1e-6, 1e-6, "running var");
+    }
+}
+
+public class BatchNormActConv1x1Tests
+{
+    [Fact]
+    public void BatchNormActConv1x1_Gradcheck_Training()
+    {
+        var rng = new Rng(41);
+        var z = GradCheck.Leaf(rng, 2, 3, 2, 4); var w = GradCheck.Leaf(rng, 4); var b = GradCheck.Leaf(rng, 4); var k = GradCheck.Leaf(rng, 5, 4, 1, 1);
+        GradCheck.Check(t => Ops.BatchNormActConv1x1(t[0], t[1], t[2], null, null, true, Ascan.Kernels.Activation.Gelu, t[3]), [z, w, b, k]);
+    }
+
+    /// <summary>Against its composite twin Conv2d(BatchNormAct(z)): forward, every gradient, running statistics.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void BatchNormActConv1x1_Float_MatchesComposite(bool training)
+    {
+        var rng = new Rng(42);
+        Tensor Leaf(params int[] shape) { var t = Tensor.Randn(rng, DType.F32, shape); t.RequiresGrad = true; return t; }
+        var z = Leaf(2, 6, 5, 48); var w = Leaf(48); var b = Leaf(48); var k = Leaf(32, 48, 1, 1);
+        var rm1 = Tensor.Randn(rng, DType.F32, 48); var rv1 = Ops.Abs(Tensor.Randn(rng, DType.F32, 48)) + 0.5;
+        var rm2 = rm1.Clone(); var rv2 = rv1.Clone();
+        var dy = Tensor.Randn(rng, DType.F32, 2, 6, 5, 32);
+        var inputs = new[] { z, w, b, k };
+        var fused = Ops.BatchNormActConv1x1(z, w, b, rm1, rv1, training, Ascan.Kernels.Activation.Gelu, k);
+        fused.Backward(dy);
+        var gf = inputs.Select(t => { var g = t.Grad!.Clone(); t.Grad = null; return g; }).ToArray();
+        var plain = Ops.Conv2d(Ops.BatchNormAct(z, w, b, rm2, rv2, training, Ascan.Kernels.Activation.Gelu), k);
+        plain.Backward(dy);
+        TensorAssert.Close(plain, fused, 1e-5, 1e-5, "y");
+        string[] names = ["dz", "dgamma", "dbeta", "dconv"];
+        for (int i = 0; i < 4; i++) TensorAssert.Close(inputs[i].Grad!, gf[i], 1e-4, 1e-4, names[i]);
+        TensorAssert.Close(rm2, rm1, 1e-6, 1e-6, "running mean");
+        TensorAssert.Close(rv2, rv1, 1e-6, 1e-6, "running var");
+    }
+}

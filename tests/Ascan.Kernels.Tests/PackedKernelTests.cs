@@ -152,6 +152,57 @@ public class PackedKernelTests
         AssertClose(want, got, 1e-5, "y");
     }
 
+    [Theory]
+    [InlineData(32, 16, 3)]   // blocked 16×16 transposes
+    [InlineData(48, 32, 1)]
+    [InlineData(20, 3, 3)]    // scalar fallback
+    public void WeightLayout_FromAndBackToTorch(int o, int c, int k)
+    {
+        var g = new Conv2dGeometry(1, 8, 8, c, o, k, k, 1, 1, k / 2, k / 2);
+        var torch = Random(g.WeightLength, 5);
+        var ours = new float[g.WeightLength];
+        Conv2dKernels.FromTorchLayout<float>(ours, torch, g);
+        for (int oi = 0; oi < o; oi++)
+            for (int ci = 0; ci < c; ci++)
+                for (int t = 0; t < k * k; t++)
+                    Assert.Equal(torch[(oi * c + ci) * k * k + t], ours[(t * c + ci) * o + oi]);
+        var acc = Random(g.WeightLength, 6);
+        var want = (float[])acc.Clone();
+        for (int i = 0; i < want.Length; i++) want[i] += torch[i];
+        Conv2dKernels.AddToTorchLayout<float>(acc, ours, g);
+        Assert.Equal(want, acc);
+    }
+
+    // The training path: Winograd forward and data gradient on a weight transformed per call (and the implicit-GEMM
+    // weight gradient), through the Conv2dKernels entry points the autograd node uses.
+    [Theory]
+    [InlineData(2, 9, 8, 16, 32, 1)]
+    [InlineData(1, 7, 7, 32, 16, 0)]
+    [InlineData(2, 6, 5, 16, 48, 2)]
+    [InlineData(2, 33, 34, 16, 32, 1)]  // 578 tiles: the weight gradient accumulates over three chunks
+    public void WinogradTraining_ForwardAndBackward_MatchReference(int b, int h, int w, int c, int o, int pad)
+    {
+        var g = new Conv2dGeometry(b, h, w, c, o, 3, 3, 1, 1, pad, pad);
+        if (!WinogradConv.Supports(g)) return;
+        var x = Random(g.InputLength, 1); var wt = Random(g.WeightLength, 2); var bias = Random(o, 3);
+        var dy = Random(g.OutputLength, 4); var dx0 = Random(g.InputLength, 5); var dw0 = Random(g.WeightLength, 6);
+        var yRef = new double[g.OutputLength];
+        ConvReference.Forward<double>(yRef, D(x), D(wt), D(bias), g, Activation.Relu);
+        var y = new float[g.OutputLength];
+        Conv2dKernels.Forward<float>(y, x, wt, bias, g, Activation.Relu);
+        AssertClose(yRef, y, 2e-6, "y");
+        var dxRef = D(dx0);
+        ConvReference.BackwardData<double>(dxRef, D(dy), D(wt), g);
+        var dx = (float[])dx0.Clone();
+        Conv2dKernels.BackwardData<float>(dx, dy, wt, g);
+        AssertClose(dxRef, dx, 2e-6, "dx");
+        var dwRef = D(dw0);
+        ConvReference.BackwardWeight<double>(dwRef, D(x), D(dy), g);
+        var dwv = (float[])dw0.Clone();
+        Conv2dKernels.BackwardWeight<float>(dwv, x, dy, g);
+        AssertClose(dwRef, dwv, 2e-6, "dw");
+    }
+
     [Fact]
     public void ConvPacked_Avx2Path_MatchesReference()
     {
@@ -165,6 +216,7 @@ public class PackedKernelTests
             GemmPacked_MatchesReference(37, 70, 1100, false);
             Winograd_MatchesReference(2, 20, 20, 16, 32, 1); // 6-row panels written by the Winograd input transform
             Winograd_MatchesReference(1, 6, 6, 528, 16, 1);
+            WinogradTraining_ForwardAndBackward_MatchReference(2, 9, 8, 16, 32, 1);
         }
         finally { Sgemm.ForcePath = old; }
     }

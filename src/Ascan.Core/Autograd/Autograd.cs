@@ -89,6 +89,9 @@ public static class Autograd
             node.Backward(g);
             node.ReleaseSaved();
             node.Released = true;
+            // The output's gradient is autograd's own buffer and has now been consumed: back to the pool at once,
+            // so the backward pass holds a few gradients at a time rather than one per activation.
+            g.Storage.Release();
         }
     }
 

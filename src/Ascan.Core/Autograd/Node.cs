@@ -22,6 +22,17 @@ public abstract class Node
     protected internal virtual void ReleaseSaved() { }
 
     /// <summary>
+    /// Returns the pooled buffer of a saved tensor that only this node can see — a copy the op made for itself (its
+    /// storage differs from <paramref name="input"/>'s, or there is no input to compare: op-internal statistics or a
+    /// converted weight) — so a long backward pass does not hold every step's copies until the scope ends.
+    /// </summary>
+    protected static void ReleaseOwned(Tensor? saved, Tensor? input = null)
+    {
+        if (saved == null || (input != null && ReferenceEquals(saved.Storage, input.Storage))) return;
+        saved.Storage.Release();
+    }
+
+    /// <summary>
     /// The contiguous gradient buffer of input <paramref name="i"/> to accumulate into
     /// (zero-filled on first use), or null when that input does not require a gradient.
     /// </summary>

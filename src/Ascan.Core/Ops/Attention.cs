@@ -94,6 +94,12 @@ public static partial class Ops
                 g.Span<T>(), _q!.Span<T>(), _k!.Span<T>(), _v!.Span<T>(), _o!.Span<T>(), _lse!.Span<T>(),
                 SpanOrEmpty<T>(_mask), _layout, bh, tq, tk, hd, T.CreateTruncating(_scale));
 
-        protected internal override void ReleaseSaved() { _q = _k = _v = _mask = _o = _lse = null; }
+        protected internal override void ReleaseSaved()
+        {
+            // q, k, v are usually dense copies of permuted views of one projection; o is the caller's output (kept).
+            ReleaseOwned(_q, Inputs[0]); ReleaseOwned(_k, Inputs[1]); ReleaseOwned(_v, Inputs[2]); ReleaseOwned(_lse);
+            if (_hasMask) ReleaseOwned(_mask, Inputs[3]);
+            _q = _k = _v = _mask = _o = _lse = null;
+        }
     }
 }

@@ -20,20 +20,24 @@ public static partial class Ops
         var g = ConvGeometry(x, weight, bias, stride, padding, dilation, groups);
         MacCounter.Add((long)g.B * g.OutH * g.OutW * g.O * g.Cg * g.KH * g.KW);
         var xc = x.Contiguous(); var bc = bias?.Contiguous();
-        var wk = KernelLayoutWeight(weight.Contiguous(), g);
+        var wk = KernelLayoutWeight(weight, g);
         var y = Tensor.Empty(new[] { g.B, g.OutH, g.OutW, g.O }, x.DType, zero: false);
-        if (x.DType == DType.F32) Conv2dKernels.Forward(y.Span<float>(), xc.Span<float>(), wk.Span<float>(), bc == null ? default : bc.Span<float>(), g);
-        else Conv2dKernels.Forward(y.Span<double>(), xc.Span<double>(), wk.Span<double>(), bc == null ? default : bc.Span<double>(), g);
-        if (Autograd.NeedsGraph(x, weight, bias)) Autograd.Record(y, new Conv2dNode(x, weight, bias, xc, wk, g));
+        if (x.DType == DType.F32) Conv2dKernels.Forward(y.Span<float>(), xc.ReadSpan<float>(), wk.ReadSpan<float>(), bc == null ? default : bc.ReadSpan<float>(), g);
+        else Conv2dKernels.Forward(y.Span<double>(), xc.ReadSpan<double>(), wk.ReadSpan<double>(), bc == null ? default : bc.ReadSpan<double>(), g);
+        // The converted weight is not kept for the backward (it is rebuilt there: a fast transpose), so a training step's
+        // peak memory does not hold a second copy of every conv weight.
+        TensorScope.Release(wk);
+        if (Autograd.NeedsGraph(x, weight, bias)) Autograd.Record(y, new Conv2dNode(x, weight, bias, xc, g));
         return y;
     }
 
     /// <summary>PyTorch weight (O, C/groups, KH, KW) → the kernels' (KH, KW, C/groups, O), where each group is a GEMM operand.</summary>
-    private static Tensor KernelLayoutWeight(Tensor w, in Conv2dGeometry g)
+    private static Tensor KernelLayoutWeight(Tensor weight, in Conv2dGeometry g)
     {
+        var w = Dense(weight);
         var wk = Tensor.Empty(new[] { g.KH, g.KW, g.Cg, g.O }, w.DType, zero: false);
-        if (w.DType == DType.F32) Conv2dKernels.FromTorchLayout(wk.Span<float>(), w.Span<float>(), g);
-        else Conv2dKernels.FromTorchLayout(wk.Span<double>(), w.Span<double>(), g);
+        if (w.DType == DType.F32) Conv2dKernels.FromTorchLayout(wk.Span<float>(), w.ReadSpan<float>(), g);
+        else Conv2dKernels.FromTorchLayout(wk.Span<double>(), w.ReadSpan<double>(), g);
         return wk;
     }
 
@@ -58,13 +62,15 @@ public static partial class Ops
 
     private sealed class Conv2dNode : Node
     {
-        private Tensor? _x, _wk;
+        private Tensor? _x;
         private readonly Conv2dGeometry _g;
 
-        public Conv2dNode(Tensor x, Tensor w, Tensor? b, Tensor xc, Tensor wk, Conv2dGeometry g)
+        // ASSUMPTION: as in any training loop, the weight is not changed between this forward and its backward (PyTorch
+        // would raise on such an in-place change; here the backward would use the new values).
+        public Conv2dNode(Tensor x, Tensor w, Tensor? b, Tensor xc, Conv2dGeometry g)
             : base(b == null ? new[] { x, w } : new[] { x, w, b })
         {
-            _x = xc.Detach(); _wk = wk; _g = g;
+            _x = xc.Detach(); _g = g;
         }
 
         protected internal override void Backward(Tensor g)
@@ -75,19 +81,133 @@ public static partial class Ops
 
         private void Run<T>(Tensor g) where T : unmanaged, IFloatingPointIeee754<T>
         {
-            if (GradOf(0) is { } dx) Conv2dKernels.BackwardData(dx.Span<T>(), g.Span<T>(), _wk!.Span<T>(), _g);
+            if (GradOf(0) is { } dx)
+            {
+                var wk = KernelLayoutWeight(Inputs[1], _g);
+                Conv2dKernels.BackwardData(dx.Span<T>(), g.ReadSpan<T>(), wk.ReadSpan<T>(), _g);
+                TensorScope.Release(wk);
+            }
             if (GradOf(1) is { } dw)
             {
-                // The kernels produce dW in their (KH, KW, C/groups, O) layout; convert back before accumulating.
-                var dwk = Tensor.Empty(_wk!.Shape, g.DType);
+                // The kernels produce dW in their (KH, KW, C/groups, O) layout; it is added back in PyTorch layout.
+                var dwk = Tensor.Empty([_g.KH, _g.KW, _g.Cg, _g.O], g.DType);
                 Conv2dKernels.BackwardWeight(dwk.Span<T>(), _x!.Span<T>(), g.Span<T>(), _g);
-                var dwt = Tensor.Empty(dw.Shape, g.DType, zero: false);
-                Conv2dKernels.ToTorchLayout(dwt.Span<T>(), dwk.Span<T>(), _g);
-                AddInPlace(dw, dwt);
+                Conv2dKernels.AddToTorchLayout(dw.Span<T>(), dwk.Span<T>(), _g);
+                TensorScope.Release(dwk);
             }
             if (Inputs.Length > 2 && GradOf(2) is { } db) SumTo(db, g);
         }
 
-        protected internal override void ReleaseSaved() { _x = null; _wk = null; }
+        protected internal override void ReleaseSaved()
+        {
+            ReleaseOwned(_x, Inputs[0]);
+            _x = null;
+        }
+    }
+
+    /// <summary>
+    /// conv1×1(act(BatchNorm(z))) — the middle of a FusedMBConv block — as one op whose activation tensor is never kept:
+    /// the forward writes it to a scratch buffer for the GEMM and frees it, the backward recomputes it from z and the
+    /// batch statistics (one more normalise pass) for the weight gradient. A training step then holds z but not
+    /// act(BN(z)), the block's largest tensor after z. BatchNorm semantics as <see cref="BatchNorm"/> (running
+    /// statistics updated in training). Composite twin (tests): Conv2d(BatchNormAct(z, …), weight).
+    /// Shapes: z (B, H, W, C), BN parameters (C), convWeight (O, C, 1, 1) → (B, H, W, O).
+    /// </summary>
+    public static Tensor BatchNormActConv1x1(Tensor z, Tensor? bnWeight, Tensor? bnBias, Tensor? runningMean, Tensor? runningVar,
+        bool training, Activation act, Tensor convWeight, double momentum = 0.1, double eps = 1e-5)
+    {
+        using var _ = Profiler.Scope("Conv2d");
+        if (z.Rank != 4) throw new ArgumentException($"BatchNormActConv1x1: input must be (B, H, W, C), got {ShapeUtil.Format(z.Shape)}.");
+        int c = z.Dim(3), m = z.Numel / Math.Max(c, 1);
+        if (convWeight.Rank != 4 || convWeight.Dim(1) != c || convWeight.Dim(2) != 1 || convWeight.Dim(3) != 1)
+            throw new ArgumentException($"BatchNormActConv1x1: conv weight{(convWeight.Name != null ? " " + convWeight.Name : "")} must be (O, {c}, 1, 1), got {ShapeUtil.Format(convWeight.Shape)}.");
+        CheckChannelVector(bnWeight, c, z.DType, "BatchNormActConv1x1", "BN weight");
+        CheckChannelVector(bnBias, c, z.DType, "BatchNormActConv1x1", "BN bias");
+        CheckChannelVector(runningMean, c, z.DType, "BatchNormActConv1x1", "runningMean");
+        CheckChannelVector(runningVar, c, z.DType, "BatchNormActConv1x1", "runningVar");
+        CheckSameDType(z, convWeight, "BatchNormActConv1x1");
+        if ((runningMean == null) != (runningVar == null)) throw new ArgumentException("BatchNormActConv1x1: give both running statistics or neither.");
+        if (!training && runningMean == null) throw new ArgumentException("BatchNormActConv1x1 in eval mode needs runningMean and runningVar.");
+        if (training && m <= 1) throw new ArgumentException($"BatchNormActConv1x1 in training mode needs more than 1 value per channel, got input {ShapeUtil.Format(z.Shape)}.");
+        var g = new Conv2dGeometry(z.Dim(0), z.Dim(1), z.Dim(2), c, convWeight.Dim(0), 1, 1);
+        MacCounter.Add((long)m * c * g.O);
+        var zc = Dense(z); var wc = DenseOrNull(bnWeight); var bc = DenseOrNull(bnBias);
+        var mean = Tensor.Empty([c], z.DType, zero: false);
+        var rstd = Tensor.Empty([c], z.DType, zero: false);
+        var a = Tensor.Empty(z.Shape, z.DType, zero: false);
+        if (z.DType == DType.F32) BatchNormActForward<float>(a, mean, rstd, zc, wc, bc, null, runningMean, runningVar, training, momentum, eps, m, c, act);
+        else BatchNormActForward<double>(a, mean, rstd, zc, wc, bc, null, runningMean, runningVar, training, momentum, eps, m, c, act);
+        var y = Tensor.Empty([g.B, g.H, g.W, g.O], z.DType, zero: false);
+        var wk = KernelLayoutWeight(convWeight, g);
+        if (z.DType == DType.F32) Conv2dKernels.Forward(y.Span<float>(), a.ReadSpan<float>(), wk.ReadSpan<float>(), default, g);
+        else Conv2dKernels.Forward(y.Span<double>(), a.ReadSpan<double>(), wk.ReadSpan<double>(), default, g);
+        TensorScope.Release(wk);
+        TensorScope.Release(a);
+        if (Autograd.NeedsGraph(z, bnWeight, bnBias, convWeight))
+            Autograd.Record(y, new BatchNormActConv1x1Node(z, bnWeight, bnBias, convWeight, zc, wc, bc, mean, rstd, g, training, act));
+        return y;
+    }
+
+    private sealed class BatchNormActConv1x1Node : Node
+    {
+        private readonly bool _hasW, _hasB, _training;
+        private readonly Activation _act;
+        private readonly Conv2dGeometry _g;
+        private Tensor? _z, _w, _b, _mean, _rstd;
+
+        public BatchNormActConv1x1Node(Tensor z, Tensor? bnWeight, Tensor? bnBias, Tensor convWeight, Tensor zc, Tensor? wc, Tensor? bc,
+            Tensor mean, Tensor rstd, Conv2dGeometry g, bool training, Activation act) : base(Present(z, bnWeight, bnBias, convWeight))
+        {
+            _hasW = bnWeight != null; _hasB = bnBias != null; _training = training; _act = act; _g = g;
+            _z = zc; _w = wc; _b = bc; _mean = mean; _rstd = rstd;
+        }
+
+        public override string Name => "Conv2d";
+
+        protected internal override void Backward(Tensor dy)
+        {
+            using var _ = Profiler.Backward(this);
+            if (dy.DType == DType.F32) Run<float>(dy); else Run<double>(dy);
+        }
+
+        private void Run<T>(Tensor dy) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            int i = 1;
+            var dz = GradOf(0);
+            var dgamma = _hasW ? GradOf(i++) : null;
+            var dbeta = _hasB ? GradOf(i++) : null;
+            var dconv = GradOf(i);
+            int m = _g.B * _g.H * _g.W, c = _g.C;
+            var wSpan = _w == null ? default : _w.ReadSpan<T>();
+            var bSpan = _b == null ? default : _b.ReadSpan<T>();
+            if (dconv != null)
+            {
+                // Recompute a = act(BN(z)) with the saved statistics, for dW = aᵀ·dY.
+                var a = Tensor.Empty(_z!.Shape, dy.DType, zero: false);
+                BatchNormActKernel.ApplyWithRstd(a.Span<T>(), _z.ReadSpan<T>(), _mean!.ReadSpan<T>(), _rstd!.ReadSpan<T>(), wSpan, bSpan, default, _act, m, c);
+                var dwk = Tensor.Empty([1, 1, c, _g.O], dy.DType);
+                Conv2dKernels.BackwardWeight(dwk.Span<T>(), a.ReadSpan<T>(), dy.ReadSpan<T>(), _g);
+                Conv2dKernels.AddToTorchLayout(dconv.Span<T>(), dwk.ReadSpan<T>(), _g);
+                TensorScope.Release(dwk);
+                TensorScope.Release(a);
+            }
+            if (dz == null && dgamma == null && dbeta == null) return;
+            // da = dY·Wᵀ, then the fused BatchNorm-activation backward.
+            var da = Tensor.Empty(_z!.Shape, dy.DType);
+            var wk = KernelLayoutWeight(Inputs[^1], _g);
+            Conv2dKernels.BackwardData(da.Span<T>(), dy.ReadSpan<T>(), wk.ReadSpan<T>(), _g);
+            TensorScope.Release(wk);
+            var scratch = _act == Activation.None ? null : Tensor.Empty([m * c], dy.DType, zero: false);
+            BatchNormActKernel.Backward(SpanOrEmpty<T>(dz), SpanOrEmpty<T>(dgamma), SpanOrEmpty<T>(dbeta), default, da.ReadSpan<T>(), _z.ReadSpan<T>(),
+                wSpan, bSpan, _mean!.ReadSpan<T>(), _rstd!.ReadSpan<T>(), SpanOrEmpty<T>(scratch), _act, m, c, _training);
+            if (scratch != null) TensorScope.Release(scratch);
+            TensorScope.Release(da);
+        }
+
+        protected internal override void ReleaseSaved()
+        {
+            ReleaseOwned(_z, Inputs[0]); ReleaseOwned(_mean); ReleaseOwned(_rstd);
+            _z = _w = _b = _mean = _rstd = null;
+        }
     }
 }

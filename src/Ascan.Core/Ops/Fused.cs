@@ -1,4 +1,5 @@
 // Inference-only fused ops: conv and linear on pre-packed weights with bias, activation and residual in the GEMM output step; attention on a fused qkv.
+using System.Numerics;
 using Ascan.Kernels;
 
 namespace Ascan.Core;
@@ -171,22 +172,96 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Inference self-attention on a fused projection: softmax(q·kᵀ·scale)·v with q, k, v read in place.
-    /// Shapes: qkv (B, T, 3·C) as Linear(C → 3C) writes it, i.e. (B, T, 3, NH, HD) → (B, T, C) with heads
-    /// concatenated, ready for the output projection. No backward.
+    /// Self-attention on a fused projection: softmax(q·kᵀ·scale)·v with q, k, v read in place from it (no permute copies),
+    /// output written with heads concatenated, ready for the output projection. Differentiable: the backward gives
+    /// the gradient of the whole projection (B, T, 3·C); it keeps only qkv, the output and the row log-sum-exps.
+    /// Composite twin (tests): reshape (B, T, 3, NH, HD) → permute → <see cref="ScaledDotProductAttention"/> → merge heads.
+    /// Shapes: qkv (B, T, 3·NH·HD) → (B, T, NH·HD).
     /// </summary>
     public static Tensor AttentionQkv(Tensor qkv, int heads, double? scale = null)
     {
         using var _ = Profiler.Scope("ScaledDotProductAttention");
-        Autograd.NoBackward("AttentionQkv", qkv);
-        if (qkv.DType != DType.F32 || qkv.Rank != 3 || heads < 1 || qkv.Dim(2) % (3 * heads) != 0)
-            throw new ArgumentException($"AttentionQkv: qkv must be float32 (B, T, 3·NH·HD) with NH = {heads}, got {ShapeUtil.Format(qkv.Shape)} {qkv.DType}.");
+        if (qkv.Rank != 3 || heads < 1 || qkv.Dim(2) % (3 * heads) != 0)
+            throw new ArgumentException($"AttentionQkv: qkv must be (B, T, 3·NH·HD) with NH = {heads}, got {ShapeUtil.Format(qkv.Shape)}.");
         int b = qkv.Dim(0), t = qkv.Dim(1), c = qkv.Dim(2) / 3, hd = c / heads;
+        double s = scale ?? 1.0 / Math.Sqrt(hd);
         MacCounter.Add(2L * b * heads * t * t * hd);
         var qc = Dense(qkv);
-        var o = Tensor.Empty([b, t, c], DType.F32, zero: false);
-        AttentionKernel.ForwardQkv(o.Span<float>(), qc.ReadSpan<float>(), b, t, heads, hd, (float)(scale ?? 1.0 / Math.Sqrt(hd)));
+        var o = Tensor.Empty([b, t, c], qkv.DType, zero: false);
+        bool graph = Autograd.NeedsGraph(qkv);
+        var lse = graph ? Tensor.Empty([b * heads * t], qkv.DType, zero: false) : null;
+        if (qkv.DType == DType.F32)
+            AttentionKernel.ForwardQkv(o.Span<float>(), lse == null ? default : lse.Span<float>(), qc.ReadSpan<float>(), b, t, heads, hd, (float)s);
+        else AttentionQkvGeneric<double>(o, lse, qc, b, t, heads, hd, s);
+        if (graph) Autograd.Record(o, new AttentionQkvNode(qkv, qc, o.Detach(), lse!, b, t, heads, hd, s));
         return o;
+    }
+
+    /// <summary>The float64 forward (gradient checks): gather the heads, the contiguous kernel, merge the heads.</summary>
+    private static void AttentionQkvGeneric<T>(Tensor o, Tensor? lse, Tensor qkv, int b, int t, int nh, int hd, double s)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int c = nh * hd, n = b * nh * t * hd;
+        var q = new T[n]; var k = new T[n]; var v = new T[n]; var o4 = new T[n];
+        var src = qkv.ReadSpan<T>();
+        AttentionKernel.GatherHeads(q, src, b, t, nh, hd, 3 * c, 0);
+        AttentionKernel.GatherHeads(k, src, b, t, nh, hd, 3 * c, c);
+        AttentionKernel.GatherHeads(v, src, b, t, nh, hd, 3 * c, 2 * c);
+        var l = lse == null ? new T[b * nh * t] : null;
+        AttentionKernel.Forward<T>(o4, lse == null ? l : lse.Span<T>(), q, k, v, default, new MaskLayout(nh, 0, 0), b * nh, t, t, hd, T.CreateTruncating(s));
+        var os = o.Span<T>();
+        os.Clear();
+        AttentionKernel.ScatterAddHeads<T>(os, o4, b, t, nh, hd, c, 0);
+    }
+
+    private sealed class AttentionQkvNode : Node
+    {
+        private readonly int _b, _t, _nh, _hd;
+        private readonly double _scale;
+        private Tensor? _qkv, _o, _lse;
+
+        public AttentionQkvNode(Tensor qkv, Tensor qc, Tensor o, Tensor lse, int b, int t, int nh, int hd, double scale) : base(qkv)
+        {
+            _qkv = qc; _o = o; _lse = lse; _b = b; _t = t; _nh = nh; _hd = hd; _scale = scale;
+        }
+
+        public override string Name => "ScaledDotProductAttention";
+
+        protected internal override void Backward(Tensor g)
+        {
+            using var _ = Profiler.Backward(this);
+            if (GradOf(0) is not { } dqkv) return;
+            if (g.DType == DType.F32) Run<float>(g, dqkv); else Run<double>(g, dqkv);
+        }
+
+        // Heads gathered into (B·NH, T, HD) scratch for the streaming backward, gradients scattered back into (B, T, 3C).
+        private void Run<T>(Tensor g, Tensor dqkv) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            int c = _nh * _hd, n = _b * _nh * _t * _hd, ld3 = 3 * c;
+            var shape = new[] { n };
+            Tensor Scratch(bool zero) => Tensor.Empty(shape, g.DType, zero);
+            Tensor q = Scratch(false), k = Scratch(false), v = Scratch(false), o = Scratch(false), dO = Scratch(false);
+            Tensor dq = Scratch(true), dk = Scratch(true), dv = Scratch(true);
+            var src = _qkv!.ReadSpan<T>();
+            AttentionKernel.GatherHeads(q.Span<T>(), src, _b, _t, _nh, _hd, ld3, 0);
+            AttentionKernel.GatherHeads(k.Span<T>(), src, _b, _t, _nh, _hd, ld3, c);
+            AttentionKernel.GatherHeads(v.Span<T>(), src, _b, _t, _nh, _hd, ld3, 2 * c);
+            AttentionKernel.GatherHeads(o.Span<T>(), _o!.ReadSpan<T>(), _b, _t, _nh, _hd, c, 0);
+            AttentionKernel.GatherHeads(dO.Span<T>(), g.ReadSpan<T>(), _b, _t, _nh, _hd, c, 0);
+            AttentionKernel.Backward(dq.Span<T>(), dk.Span<T>(), dv.Span<T>(), default, dO.ReadSpan<T>(), q.ReadSpan<T>(), k.ReadSpan<T>(),
+                v.ReadSpan<T>(), o.ReadSpan<T>(), _lse!.ReadSpan<T>(), default, new MaskLayout(_nh, 0, 0), _b * _nh, _t, _t, _hd, T.CreateTruncating(_scale));
+            var d = dqkv.Span<T>();
+            AttentionKernel.ScatterAddHeads(d, dq.ReadSpan<T>(), _b, _t, _nh, _hd, ld3, 0);
+            AttentionKernel.ScatterAddHeads(d, dk.ReadSpan<T>(), _b, _t, _nh, _hd, ld3, c);
+            AttentionKernel.ScatterAddHeads(d, dv.ReadSpan<T>(), _b, _t, _nh, _hd, ld3, 2 * c);
+            foreach (var tmp in new[] { q, k, v, o, dO, dq, dk, dv }) TensorScope.Release(tmp);
+        }
+
+        protected internal override void ReleaseSaved()
+        {
+            ReleaseOwned(_qkv, Inputs[0]); ReleaseOwned(_lse);
+            _qkv = _o = _lse = null;
+        }
     }
 
     private static void CheckFusedOperands(string op, Tensor? bias, int n, Tensor? residual, int[] yShape)

@@ -113,7 +113,7 @@ public static partial class Ops
             }
         }
 
-        protected internal override void ReleaseSaved() { _a = null; _b = null; }
+        protected internal override void ReleaseSaved() { ReleaseOwned(_a, Inputs[0]); ReleaseOwned(_b, Inputs[1]); _a = null; _b = null; }
     }
 
     /// <summary>Shapes: x (…, in), weight (out, in), bias (out) → (…, out). y = x·Wᵀ + b, bias fused into the GEMM.</summary>
@@ -175,7 +175,7 @@ public static partial class Ops
             if (Inputs.Length > 2 && GradOf(2) is { } db) SumTo(db, g);
         }
 
-        protected internal override void ReleaseSaved() { _x = null; _w = null; }
+        protected internal override void ReleaseSaved() { ReleaseOwned(_x, Inputs[0]); ReleaseOwned(_w, Inputs[1]); _x = null; _w = null; }
     }
 }
 

@@ -81,7 +81,11 @@ public static partial class Ops
             LayerNormKernel.Backward(SpanOrEmpty<T>(dx), SpanOrEmpty<T>(dw), SpanOrEmpty<T>(db), g.Span<T>(), _x!.Span<T>(),
                 SpanOrEmpty<T>(_w), _mean!.Span<T>(), _rstd!.Span<T>(), _rows, _n);
 
-        protected internal override void ReleaseSaved() { _x = null; _w = null; _mean = null; _rstd = null; }
+        protected internal override void ReleaseSaved()
+        {
+            ReleaseOwned(_x, Inputs[0]); ReleaseOwned(_mean); ReleaseOwned(_rstd);
+            _x = null; _w = null; _mean = null; _rstd = null;
+        }
     }
 
     // ------------------------------------------------------------------ BatchNorm
@@ -175,7 +179,117 @@ public static partial class Ops
             BatchNormKernel.Backward(SpanOrEmpty<T>(dx), SpanOrEmpty<T>(dw), SpanOrEmpty<T>(db), g.Span<T>(), _x!.Span<T>(),
                 SpanOrEmpty<T>(_w), _mean!.Span<T>(), _rstd!.Span<T>(), _m, _c, _training);
 
-        protected internal override void ReleaseSaved() { _x = null; _w = null; _mean = null; _rstd = null; }
+        protected internal override void ReleaseSaved()
+        {
+            ReleaseOwned(_x, Inputs[0]); ReleaseOwned(_mean); ReleaseOwned(_rstd);
+            _x = null; _w = null; _mean = null; _rstd = null;
+        }
+    }
+
+    // ------------------------------------------------------------------ BatchNorm + activation (+ residual)
+
+    /// <summary>
+    /// y = act(BatchNorm(x)) + residual in one op (the conv blocks' BN → GELU, and BN → + skip): the normalised values
+    /// are never stored — the backward recomputes them from x and the statistics — and neither the activation nor the
+    /// add costs a pass or a buffer of its own. Statistics and running-stat updates exactly as <see cref="BatchNorm"/>.
+    /// Composite twin (tests): Gelu/Relu/Silu(BatchNorm(…)) + residual.
+    /// Shapes: x (..., C), residual like x or null; weight, bias, runningMean, runningVar (C) or null.
+    /// </summary>
+    public static Tensor BatchNormAct(Tensor x, Tensor? weight, Tensor? bias, Tensor? runningMean, Tensor? runningVar,
+        bool training, Activation act, Tensor? residual = null, double momentum = 0.1, double eps = 1e-5)
+    {
+        using var _ = Profiler.Scope("BatchNorm");
+        if (x.Rank < 2) throw new ArgumentException($"BatchNormAct needs a tensor of rank ≥ 2 (..., C), got {ShapeUtil.Format(x.Shape)}.");
+        int c = x.Dim(-1), m = c == 0 ? 0 : x.Numel / c;
+        CheckChannelVector(weight, c, x.DType, "BatchNormAct", "weight");
+        CheckChannelVector(bias, c, x.DType, "BatchNormAct", "bias");
+        CheckChannelVector(runningMean, c, x.DType, "BatchNormAct", "runningMean");
+        CheckChannelVector(runningVar, c, x.DType, "BatchNormAct", "runningVar");
+        if (residual != null && (!ShapeUtil.Equal(residual.Shape, x.Shape) || residual.DType != x.DType))
+            throw new ArgumentException($"BatchNormAct: residual {ShapeUtil.Format(residual.Shape)} {residual.DType} must match the input {ShapeUtil.Format(x.Shape)} {x.DType}.");
+        if ((runningMean == null) != (runningVar == null)) throw new ArgumentException("BatchNormAct: give both running statistics or neither.");
+        if (!training && runningMean == null) throw new ArgumentException("BatchNormAct in eval mode needs runningMean and runningVar.");
+        if (training && m <= 1) throw new ArgumentException($"BatchNormAct in training mode needs more than 1 value per channel, got input {ShapeUtil.Format(x.Shape)}.");
+
+        var xc = Dense(x); var wc = DenseOrNull(weight); var bc = DenseOrNull(bias); var rc = DenseOrNull(residual);
+        var y = Tensor.Empty(x.Shape, x.DType, zero: false);
+        var mean = Tensor.Empty([c], x.DType, zero: false);
+        var rstd = Tensor.Empty([c], x.DType, zero: false);
+        if (x.DType == DType.F32) BatchNormActForward<float>(y, mean, rstd, xc, wc, bc, rc, runningMean, runningVar, training, momentum, eps, m, c, act);
+        else BatchNormActForward<double>(y, mean, rstd, xc, wc, bc, rc, runningMean, runningVar, training, momentum, eps, m, c, act);
+        if (Autograd.NeedsGraph(x, weight, bias, residual))
+            Autograd.Record(y, new BatchNormActNode(x, weight, bias, residual, xc, wc, bc, mean, rstd, m, c, training, act));
+        return y;
+    }
+
+    private static void BatchNormActForward<T>(Tensor y, Tensor mean, Tensor rstd, Tensor xc, Tensor? wc, Tensor? bc, Tensor? rc,
+        Tensor? runningMean, Tensor? runningVar, bool training, double momentum, double eps, int m, int c, Activation act)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var mu = mean.Span<T>();
+        var variance = new T[c];
+        if (training)
+        {
+            BatchNormKernel.Statistics(mu, variance, xc.ReadSpan<T>(), m, c);
+            if (runningMean != null)
+            {
+                var rm = runningMean.Span<T>(); var rv = runningVar!.Span<T>();
+                T mom = T.CreateTruncating(momentum), keep = T.One - mom, unbias = T.CreateTruncating(m / (double)(m - 1));
+                for (int ch = 0; ch < c; ch++)
+                {
+                    rm[ch] = keep * rm[ch] + mom * mu[ch];
+                    rv[ch] = keep * rv[ch] + mom * variance[ch] * unbias;
+                }
+            }
+        }
+        else
+        {
+            runningMean!.ReadSpan<T>().CopyTo(mu);
+            runningVar!.ReadSpan<T>().CopyTo(variance);
+        }
+        BatchNormActKernel.Forward(y.Span<T>(), rstd.Span<T>(), xc.ReadSpan<T>(), mu, variance,
+            wc == null ? default : wc.ReadSpan<T>(), bc == null ? default : bc.ReadSpan<T>(), rc == null ? default : rc.ReadSpan<T>(), act, m, c, eps);
+    }
+
+    private sealed class BatchNormActNode : Node
+    {
+        private readonly bool _hasW, _hasB, _hasRes, _training;
+        private readonly int _m, _c;
+        private readonly Activation _act;
+        private Tensor? _x, _w, _b, _mean, _rstd;
+
+        public BatchNormActNode(Tensor x, Tensor? w, Tensor? b, Tensor? residual, Tensor xc, Tensor? wc, Tensor? bc, Tensor mean, Tensor rstd,
+            int m, int c, bool training, Activation act) : base(Present(x, w, b, residual))
+        {
+            _hasW = w != null; _hasB = b != null; _hasRes = residual != null; _m = m; _c = c; _training = training; _act = act;
+            _x = xc; _w = wc; _b = bc; _mean = mean; _rstd = rstd;
+        }
+
+        public override string Name => "BatchNorm";
+
+        protected internal override void Backward(Tensor g)
+        {
+            using var _ = Profiler.Backward(this);
+            int i = 1;
+            var dx = GradOf(0);
+            var dw = _hasW ? GradOf(i++) : null;
+            var db = _hasB ? GradOf(i++) : null;
+            var dres = _hasRes ? GradOf(i) : null;
+            var dz = _act == Activation.None ? null : Tensor.Empty([_m * _c], g.DType, zero: false);
+            if (g.DType == DType.F32) Run<float>(g, dx, dw, db, dres, dz); else Run<double>(g, dx, dw, db, dres, dz);
+            if (dz != null) TensorScope.Release(dz);
+        }
+
+        private void Run<T>(Tensor g, Tensor? dx, Tensor? dw, Tensor? db, Tensor? dres, Tensor? dz) where T : unmanaged, IFloatingPointIeee754<T> =>
+            BatchNormActKernel.Backward(SpanOrEmpty<T>(dx), SpanOrEmpty<T>(dw), SpanOrEmpty<T>(db), SpanOrEmpty<T>(dres), g.ReadSpan<T>(), _x!.ReadSpan<T>(),
+                _w == null ? default : _w.ReadSpan<T>(), _b == null ? default : _b.ReadSpan<T>(), _mean!.ReadSpan<T>(), _rstd!.ReadSpan<T>(),
+                SpanOrEmpty<T>(dz), _act, _m, _c, _training);
+
+        protected internal override void ReleaseSaved()
+        {
+            ReleaseOwned(_x, Inputs[0]); ReleaseOwned(_mean); ReleaseOwned(_rstd);
+            _x = null; _w = null; _b = null; _mean = null; _rstd = null;
+        }
     }
 
     // ------------------------------------------------------------------ GroupNorm
@@ -233,7 +347,11 @@ public static partial class Ops
             GroupNormKernel.Backward(SpanOrEmpty<T>(dx), SpanOrEmpty<T>(dw), SpanOrEmpty<T>(db), g.Span<T>(), _x!.Span<T>(),
                 SpanOrEmpty<T>(_w), _mean!.Span<T>(), _rstd!.Span<T>(), _batch, _hw, _c, _groups);
 
-        protected internal override void ReleaseSaved() { _x = null; _w = null; _mean = null; _rstd = null; }
+        protected internal override void ReleaseSaved()
+        {
+            ReleaseOwned(_x, Inputs[0]); ReleaseOwned(_mean); ReleaseOwned(_rstd);
+            _x = null; _w = null; _mean = null; _rstd = null;
+        }
     }
 }
 

@@ -121,7 +121,12 @@ public static partial class Ops
             else UnaryBackward<double>(_kind, dx.Span<double>(), g.Span<double>(), s.Span<double>(), s.Span<double>(), _p0, _p1);
         }
 
-        protected internal override void ReleaseSaved() => _saved = null;
+        protected internal override void ReleaseSaved()
+        {
+            // xc is a copy only when x was a strided view; y is the caller's output (kept).
+            if (_kind is not (UnaryKind.Exp or UnaryKind.Sqrt or UnaryKind.Sigmoid or UnaryKind.Tanh)) ReleaseOwned(_saved, Inputs[0]);
+            _saved = null;
+        }
     }
 }
 

@@ -133,6 +133,32 @@ public static class AttentionKernel
         }
     }
 
+    /// <summary>
+    /// dst (B·NH, T, HD) = the heads of one part of a token-major tensor: src row (b, t) at (b·T + t)·ld, part at
+    /// offset, head h at offset + h·HD — e.g. q, k or v of a (B, T, 3, NH, HD) projection (ld = 3C, offset 0, C, 2C).
+    /// </summary>
+    public static void GatherHeads<T>(Span<T> dst, ReadOnlySpan<T> src, int b, int t, int nh, int hd, int ld, int offset)
+    {
+        for (int bi = 0; bi < b; bi++)
+            for (int ti = 0; ti < t; ti++)
+            {
+                var row = src.Slice((bi * t + ti) * ld + offset, nh * hd);
+                for (int h = 0; h < nh; h++) row.Slice(h * hd, hd).CopyTo(dst.Slice(((bi * nh + h) * t + ti) * hd, hd));
+            }
+    }
+
+    /// <summary>The adjoint of <see cref="GatherHeads{T}"/>: dst rows (b, t) at offset += src (B·NH, T, HD) per head.</summary>
+    public static void ScatterAddHeads<T>(Span<T> dst, ReadOnlySpan<T> src, int b, int t, int nh, int hd, int ld, int offset)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int bi = 0; bi < b; bi++)
+            for (int ti = 0; ti < t; ti++)
+            {
+                var row = dst.Slice((bi * t + ti) * ld + offset, nh * hd);
+                for (int h = 0; h < nh; h++) RowMath.Add(row.Slice(h * hd, hd), src.Slice(((bi * nh + h) * t + ti) * hd, hd));
+            }
+    }
+
     /// <summary>Key counts up to this take the whole-row path (all scores of a query tile at once, no online rescaling).</summary>
     internal const int ShortKeys = 512;
 
@@ -212,20 +238,27 @@ public static class AttentionKernel
     /// Parallel over (batch, head); no statistics are kept (no backward).
     /// </summary>
     public static unsafe void ForwardQkv(Span<float> o, ReadOnlySpan<float> qkv, int b, int t, int nh, int hd, float scale)
+        => ForwardQkv(o, default, qkv, b, t, nh, hd, scale);
+
+    /// <summary>As <see cref="ForwardQkv(Span{float}, ReadOnlySpan{float}, int, int, int, int, float)"/>, also writing each query row's
+    /// log-sum-exp to lse (B·NH, T) for the backward when it is not empty.</summary>
+    public static unsafe void ForwardQkv(Span<float> o, Span<float> lse, ReadOnlySpan<float> qkv, int b, int t, int nh, int hd, float scale)
     {
+        if (!lse.IsEmpty && lse.Length < b * nh * t) throw new ArgumentException($"Attention lse has {lse.Length} values, needs {b * nh * t}.");
         long c = (long)nh * hd;
         if (qkv.Length < b * t * 3 * c) throw new ArgumentException($"Attention qkv has {qkv.Length} values, needs {b * t * 3 * c} for (B {b}, T {t}, 3, NH {nh}, HD {hd}).");
         if (o.Length < b * t * c) throw new ArgumentException($"Attention output has {o.Length} values, needs {b * t * c}.");
         if (b == 0 || t == 0) return;
-        fixed (float* po = o) fixed (float* pqkv = qkv)
+        fixed (float* po = o) fixed (float* pqkv = qkv) fixed (float* pl = lse)
         {
-            nint oA = (nint)po, qA = (nint)pqkv;
+            nint oA = (nint)po, qA = (nint)pqkv, lA = lse.IsEmpty ? 0 : (nint)pl;
             int ld3 = (int)(3 * c), ld = (int)c;
             Action<int> body = i =>
             {
                 int bi = i / nh, h = i - bi * nh;
                 float* q = (float*)qA + (nint)bi * t * ld3 + h * hd;
-                ForwardSliceFloat((float*)oA + (nint)bi * t * ld + h * hd, ld, null, q, ld3, q + ld, q + 2 * ld, ld3, null, t, t, hd, scale);
+                float* l = lA == 0 ? null : (float*)lA + (nint)i * t;
+                ForwardSliceFloat((float*)oA + (nint)bi * t * ld + h * hd, ld, l, q, ld3, q + ld, q + 2 * ld, ld3, null, t, t, hd, scale);
             };
             if ((long)b * nh * t * t * hd < 1 << 14) for (int i = 0; i < b * nh; i++) body(i);
             else KernelPool.Run(b * nh, body);

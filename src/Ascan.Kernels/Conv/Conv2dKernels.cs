@@ -42,6 +42,12 @@ public static unsafe partial class Conv2dKernels
                     y[(grp * og)..], g.O, false, new Epilogue<T>(bias.IsEmpty ? default : bias.Slice(grp * og, og), act));
             return;
         }
+        if (typeof(T) == typeof(float) && WinogradConv.Supports(g))
+        {
+            WinogradConv.ForwardHwio(MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(w), g,
+                new Epilogue<float>(MemoryMarshal.Cast<T, float>(bias), act));
+            return;
+        }
         if (typeof(T) == typeof(float) && UsesImplicitGemm(g))
         {
             ForwardImplicit(MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(w), g,
@@ -89,6 +95,11 @@ public static unsafe partial class Conv2dKernels
         if (g.IsDepthwise)
         {
             DepthwiseConv2d.BackwardData(dx, dy, w, g);
+            return;
+        }
+        if (typeof(T) == typeof(float) && WinogradConv.Supports(g))
+        {
+            WinogradConv.BackwardDataHwio(MemoryMarshal.Cast<T, float>(dx), MemoryMarshal.Cast<T, float>(dy), MemoryMarshal.Cast<T, float>(w), g);
             return;
         }
         int cg = g.Cg, og = g.Og;
@@ -153,6 +164,16 @@ public static unsafe partial class Conv2dKernels
                     dw[(grp * og)..], g.O, true);
             return;
         }
+        if (typeof(T) == typeof(float) && WinogradConv.WeightGradientPays(g))
+        {
+            WinogradConv.BackwardWeightHwio(MemoryMarshal.Cast<T, float>(dw), MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(dy), g);
+            return;
+        }
+        if (typeof(T) == typeof(float) && UsesImplicitGemm(g))
+        {
+            BackwardWeightImplicit(MemoryMarshal.Cast<T, float>(dw), MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(dy), g);
+            return;
+        }
         // Images one after another (a fixed summation order for dw); the GEMM inside uses the threads.
         int pix = g.OutH * g.OutW, kk = g.KH * g.KW * cg;
         int chunk = ChunkRows(pix, kk);
@@ -176,14 +197,86 @@ public static unsafe partial class Conv2dKernels
     }
 
     /// <summary>PyTorch weight (O, C/groups, KH, KW) → ours (KH, KW, C/groups, O).</summary>
-    public static void FromTorchLayout<T>(Span<T> dst, ReadOnlySpan<T> torch, in Conv2dGeometry g)
+    public static void FromTorchLayout<T>(Span<T> dst, ReadOnlySpan<T> torch, in Conv2dGeometry g) where T : unmanaged
     {
+        if (typeof(T) == typeof(float) && TransposeSupported(g))
+        {
+            if (dst.Length < g.WeightLength || torch.Length < g.WeightLength) throw new ArgumentException("Conv2d weight layout spans too short.");
+            fixed (T* pd = dst) fixed (T* pt = torch) LayoutTranspose((float*)pd, (float*)pt, g, toTorch: false);
+            return;
+        }
         int cg = g.Cg;
         for (int o = 0; o < g.O; o++)
             for (int ci = 0; ci < cg; ci++)
                 for (int kh = 0; kh < g.KH; kh++)
                     for (int kw = 0; kw < g.KW; kw++)
                         dst[((kh * g.KW + kw) * cg + ci) * g.O + o] = torch[((o * cg + ci) * g.KH + kh) * g.KW + kw];
+    }
+
+    /// <summary>torch (O, C/groups, KH, KW) += ours (KH, KW, C/groups, O): a weight gradient added back in PyTorch layout.</summary>
+    public static void AddToTorchLayout<T>(Span<T> torch, ReadOnlySpan<T> src, in Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float) && TransposeSupported(g))
+        {
+            if (src.Length < g.WeightLength || torch.Length < g.WeightLength) throw new ArgumentException("Conv2d weight layout spans too short.");
+            fixed (T* ps = src) fixed (T* pt = torch) LayoutTranspose((float*)ps, (float*)pt, g, toTorch: true);
+            return;
+        }
+        int cg = g.Cg;
+        for (int o = 0; o < g.O; o++)
+            for (int ci = 0; ci < cg; ci++)
+                for (int kh = 0; kh < g.KH; kh++)
+                    for (int kw = 0; kw < g.KW; kw++)
+                        torch[((o * cg + ci) * g.KH + kh) * g.KW + kw] += src[((kh * g.KW + kw) * cg + ci) * g.O + o];
+    }
+
+    private static bool TransposeSupported(in Conv2dGeometry g) =>
+        System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && g.O % 16 == 0 && g.Cg * g.KH * g.KW % 16 == 0;
+
+    /// <summary>
+    /// The layout change as a blocked transpose: torch is an (O, Q) matrix with Q = (c, kh, kw), ours a (Q', O) matrix
+    /// whose row for q is r(q) = (kh, kw, c). 16×16 blocks go through registers: torch rows in, our rows out (or back,
+    /// adding onto torch). Both dimensions are multiples of 16; spans were checked by the callers.
+    /// </summary>
+    private static void LayoutTranspose(float* po, float* pt, in Conv2dGeometry g, bool toTorch)
+    {
+        int o = g.O, cg = g.Cg, kk = g.KH * g.KW, q = cg * kk;
+        var rows = stackalloc int[16];
+        float* tmp = stackalloc float[16 * 16];
+        float* t16 = stackalloc float[16 * 16];
+        {
+            for (int q0 = 0; q0 < q; q0 += 16)
+            {
+                for (int j = 0; j < 16; j++)
+                {
+                    int qq = q0 + j, ci = qq / kk, tap = qq - ci * kk;
+                    rows[j] = tap * cg + ci; // r(q): (kh, kw) major, then c
+                }
+                for (int o0 = 0; o0 < o; o0 += 16)
+                {
+                    if (!toTorch)
+                    {
+                        // 16 torch rows (o) × 16 columns (q) → 16 of our rows r(q) × 16 columns (o).
+                        GemmPacking.Transpose16To(new StridedRows(pt + (nint)o0 * q + q0, q, 16), tmp, 16);
+                        for (int j = 0; j < 16; j++)
+                            System.Runtime.Intrinsics.Vector512.Store(System.Runtime.Intrinsics.Vector512.Load(tmp + j * 16), po + (nint)rows[j] * o + o0);
+                    }
+                    else
+                    {
+                        for (int j = 0; j < 16; j++)
+                            System.Runtime.Intrinsics.Vector512.Store(System.Runtime.Intrinsics.Vector512.Load(po + (nint)rows[j] * o + o0), tmp + j * 16);
+                        GemmPacking.Transpose16To(new StridedRows(tmp, 16, 16), t16, 16);
+                        for (int i = 0; i < 16; i++)
+                        {
+                            float* dst = pt + (nint)(o0 + i) * q + q0;
+                            var v = System.Runtime.Intrinsics.Vector512.Load(t16 + i * 16);
+                            v += System.Runtime.Intrinsics.Vector512.Load(dst);
+                            System.Runtime.Intrinsics.Vector512.Store(v, dst);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>Ours (KH, KW, C/groups, O) → PyTorch (O, C/groups, KH, KW).</summary>

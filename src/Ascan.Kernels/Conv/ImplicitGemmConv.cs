@@ -74,8 +74,98 @@ internal readonly unsafe struct ConvA : IASource
     }
 }
 
+/// <summary>
+/// The transposed im2col matrix as a GEMM A source, for the weight gradient dW = colsᵀ·dY: row kk = (kh, kw, c) —
+/// the rows of the (KH, KW, C, O) weight — and column m = output pixel over the whole batch. Panel rows are
+/// consecutive channels of one or a few taps, so each pixel contributes a few contiguous runs of x.
+/// </summary>
+internal readonly unsafe struct ConvAT : IASource
+{
+    private readonly float* _x, _xEnd;
+    private readonly int _h, _w, _c, _kw, _sh, _sw, _ph, _pw, _dh, _dw, _ow, _pix;
+    private readonly nint _imageStride;
+
+    public ConvAT(float* x, in Conv2dGeometry g)
+    {
+        _x = x; _xEnd = x + (nint)g.InputLength;
+        _h = g.H; _w = g.W; _c = g.C; _kw = g.KW;
+        _sh = g.StrideH; _sw = g.StrideW; _ph = g.PadH; _pw = g.PadW; _dh = g.DilationH; _dw = g.DilationW;
+        _ow = g.OutW; _pix = g.OutH * g.OutW;
+        _imageStride = (nint)g.H * g.W * g.C;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public float* Pack<TK>(int i0, int mc, int p0, int kc, float* dst) where TK : IMicroKernel
+    {
+        int mr = TK.Mr;
+        // The runs of a panel (one per tap it touches, at most one per row): first row, length, tap, channel start.
+        int* segRow = stackalloc int[16]; int* segLen = stackalloc int[16]; int* segKh = stackalloc int[16];
+        int* segKw = stackalloc int[16]; int* segC = stackalloc int[16];
+        // The kc pixels' image offsets and top-left input positions, decoded once (incrementally, no divisions per
+        // pixel) and shared by every panel of this block.
+        nint* pImage = stackalloc nint[kc];
+        int* pIh = stackalloc int[kc];
+        int* pIw = stackalloc int[kc];
+        {
+            int b = p0 / _pix, rem = p0 - b * _pix, oh = rem / _ow, ow = rem - oh * _ow;
+            for (int p = 0; p < kc; p++)
+            {
+                pImage[p] = b * _imageStride; pIh[p] = oh * _sh - _ph; pIw[p] = ow * _sw - _pw;
+                if (++ow == _ow) { ow = 0; if (++oh * _ow == _pix) { oh = 0; b++; } }
+            }
+        }
+        for (int ir = 0; ir < mc; ir += mr)
+        {
+            int rows = Math.Min(mr, mc - ir);
+            float* panel = dst + (nint)ir * kc;
+            int segs = 0;
+            for (int r = 0; r < rows;)
+            {
+                int kk = i0 + ir + r, tap = kk / _c, c0 = kk - tap * _c;
+                int len = Math.Min(rows - r, _c - c0);
+                segRow[segs] = r; segLen[segs] = len; segKh[segs] = tap / _kw; segKw[segs] = tap % _kw; segC[segs] = c0;
+                segs++; r += len;
+            }
+            for (int p = 0; p < kc; p++)
+            {
+                float* image = _x + pImage[p];
+                float* d = panel + (nint)p * mr;
+                for (int sgi = 0; sgi < segs; sgi++)
+                {
+                    int ih = pIh[p] + segKh[sgi] * _dh, iw = pIw[p] + segKw[sgi] * _dw;
+                    float* run = d + segRow[sgi];
+                    int len = segLen[sgi];
+                    if ((uint)ih < (uint)_h && (uint)iw < (uint)_w)
+                    {
+                        float* src = image + ((nint)ih * _w + iw) * _c + segC[sgi];
+                        // A 16-wide copy spills past the run into places written later (ascending); it may not read
+                        // past the end of x.
+                        if (src + 16 <= _xEnd) Vector512.Store(Vector512.Load(src), run);
+                        else for (int q = 0; q < len; q++) run[q] = src[q];
+                    }
+                    else Vector512.Store(Vector512<float>.Zero, run);
+                }
+                // Rows past the last one (a partial panel) must read as zero.
+                for (int r = rows; r < mr; r++) d[r] = 0;
+            }
+        }
+        return dst;
+    }
+}
+
 public static unsafe partial class Conv2dKernels
 {
+    /// <summary>dW (KH·KW·C, O) += colsᵀ · dY over every pixel of the batch, as one GEMM on <see cref="ConvAT"/> (groups 1, float).</summary>
+    private static void BackwardWeightImplicit(Span<float> dw, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, in Conv2dGeometry g)
+    {
+        var geo = g;
+        fixed (float* pdw = dw) fixed (float* px = x) fixed (float* pdy = dy)
+        {
+            int m = g.KH * g.KW * g.C, k = g.B * g.OutH * g.OutW;
+            Sgemm.Run(new ConvAT(px, geo), new StridedB(pdy, g.O, false), m, g.O, k, pdw, g.O, true, default);
+        }
+    }
+
     /// <summary>Whether the implicit-GEMM float path handles this geometry (groups 1, packed float kernels present).</summary>
     internal static bool UsesImplicitGemm(in Conv2dGeometry g) => g.Groups == 1 && PackedB.IsSupported;
 

@@ -51,12 +51,14 @@ public static unsafe class EpilogueMath
     }
 
     /// <summary>Span form of <see cref="ApplyRow(float*, int, float*, Activation, float*, bool)"/>; an empty bias means none.</summary>
-    public static void ApplyRow(Span<float> row, ReadOnlySpan<float> bias, Activation act)
+    public static void ApplyRow(Span<float> row, ReadOnlySpan<float> bias, Activation act, ReadOnlySpan<float> residual = default)
     {
         if (!bias.IsEmpty && bias.Length < row.Length) throw new ArgumentException("bias shorter than the row", nameof(bias));
+        if (!residual.IsEmpty && residual.Length < row.Length) throw new ArgumentException("residual shorter than the row", nameof(residual));
         fixed (float* r = row)
         fixed (float* b = bias)
-            ApplyRow(r, row.Length, bias.IsEmpty ? null : b, act);
+        fixed (float* res = residual)
+            ApplyRow(r, row.Length, bias.IsEmpty ? null : b, act, residual.IsEmpty ? null : res);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

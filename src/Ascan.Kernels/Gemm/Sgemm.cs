@@ -108,7 +108,10 @@ internal static unsafe class Sgemm
         bool splitM = m >= n;
         int align = splitM ? TK.Mr : TK.Nr;
         int extent = splitM ? m : n;
-        int wanted = (int)Math.Clamp(work / MinPartWork, threads, (long)threads * PartsPerThread);
+        // A long K (a weight gradient summed over every pixel of the batch) makes each part's own packing of the
+        // unsplit operand expensive: one part per thread then.
+        int perThread = k > 8192 ? 1 : PartsPerThread;
+        int wanted = (int)Math.Clamp(work / MinPartWork, threads, (long)threads * perThread);
         int slice = RoundUp(CeilDiv(extent, wanted), align);
         int parts = CeilDiv(extent, slice);
         if (parts == 1)
@@ -120,7 +123,8 @@ internal static unsafe class Sgemm
         if (!splitM && typeof(TA) != typeof(PrepackedA) && sharedA <= SharedAMax)
         {
             // Column slices would each pack the whole of A: pack it once here, in the layout PrepackedA reads.
-            var buf = SharedABuffer.ForCurrentThread(sharedA);
+            // Slack past the last panel: packing sources may store a whole 16-float vector over a shorter run.
+            var buf = SharedABuffer.ForCurrentThread(sharedA + 16);
             int mPad = RoundUp(m, TK.Mr), kcb = KBlock(k);
             for (int pc = 0; pc < k; pc += kcb)
             {
@@ -320,7 +324,8 @@ internal static unsafe class Sgemm
 
 /// <summary>
 /// Where the GEMM's A operand comes from: returns op(A)[i0..i0+mc, p0..p0+kc] as Mr-row k-major panels (panel q at
-/// q·Mr·kc, missing rows zero), either packed into <paramref name="dst"/> or already packed elsewhere.
+/// q·Mr·kc, missing rows zero), either packed into <paramref name="dst"/> or already packed elsewhere. A packing
+/// source may write up to 16 floats past its last panel (whole-vector stores), so buffers keep that much slack.
 /// </summary>
 internal unsafe interface IASource
 {

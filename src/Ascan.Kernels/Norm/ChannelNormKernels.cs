@@ -175,6 +175,21 @@ public static class BatchNormKernel
     /// <summary>Batch mean and biased variance per channel (two passes: the mean, then centred squares).</summary>
     public static void Statistics<T>(Span<T> mean, Span<T> variance, ReadOnlySpan<T> x, int m, int c) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // One pass: Σx and Σ(x − s)² about a shift s = the first row (a sample of each channel, so s is near the mean
+        // and var = E[(x − s)²] − (mean − s)² loses little). Where that difference cancels badly, the exact two-pass.
+        mean.Clear(); variance.Clear();
+        var shift = x[..c].ToArray();
+        ChannelKernel.ColumnSumsParallel(mean, variance, x, x, shift, shift, m, c);
+        T invM = T.One / T.CreateTruncating(Math.Max(m, 1));
+        bool ok = true;
+        for (int ch = 0; ch < c; ch++)
+        {
+            mean[ch] *= invM;
+            T e2 = variance[ch] * invM, d = mean[ch] - shift[ch], v = e2 - d * d;
+            if (!(v >= e2 * T.CreateTruncating(0.01))) { ok = false; break; }
+            variance[ch] = v;
+        }
+        if (ok) return;
         mean.Clear(); variance.Clear();
         ChannelKernel.ColumnSumsParallel(mean, default, x, default, default, default, m, c);
         T inv = T.One / T.CreateTruncating(Math.Max(m, 1));
@@ -211,6 +226,14 @@ public static class BatchNormKernel
         // s1 = Σ dy, s2 = Σ dy·(x − mean): then Σ dy·x̂ = rstd·s2.
         var s1 = new T[c]; var s2 = new T[c];
         ChannelKernel.ColumnSumsParallel(s1, s2, dy, x, default, mean, m, c);
+        BackwardFromSums(dx, dw, db, dy, x, weight, mean, rstd, s1, s2, m, c, training);
+    }
+
+    /// <summary>The rest of <see cref="Backward"/> once s1 = Σ dy and s2 = Σ dy·(x − mean) are known.</summary>
+    public static void BackwardFromSums<T>(Span<T> dx, Span<T> dw, Span<T> db, ReadOnlySpan<T> dy, ReadOnlySpan<T> x,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd, ReadOnlySpan<T> s1, ReadOnlySpan<T> s2, int m, int c, bool training)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         for (int ch = 0; ch < c; ch++)
         {
             if (!dw.IsEmpty) dw[ch] += rstd[ch] * s2[ch];
@@ -233,6 +256,179 @@ public static class BatchNormKernel
             k[ch] = -a[ch] * s1[ch] * inv + t3 * mean[ch];
         }
         ChannelKernel.AffineBackwardParallel(dx, dy, x, a, b, k, m, c);
+    }
+}
+
+/// <summary>
+/// BatchNorm fused with the activation after it and a residual added after that: y = act(BN(x)) + residual, so the
+/// normalised values are never stored (training saves only x) and the activation costs no pass of its own. The
+/// backward recomputes z = BN(x) to get act'(z). Shapes: x, y, residual (m, c) channels last; statistics (c).
+/// </summary>
+public static class BatchNormActKernel
+{
+    /// <summary>y = act(x·scale + shift) + residual with the scale and shift of <see cref="BatchNormKernel.Forward"/>; fills rstd.</summary>
+    public static unsafe void Forward<T>(Span<T> y, Span<T> rstd, ReadOnlySpan<T> x, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> residual, Activation act, int m, int c, double eps)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var scale = new T[c]; var shift = new T[c];
+        ScaleShift(scale, shift, rstd, mean, variance, weight, bias, c, eps);
+        Apply(y, x, scale, shift, residual, act, m, c);
+    }
+
+    /// <summary>y = act(BN(x)) + residual from statistics already known as mean and rstd (a backward recomputing the forward).</summary>
+    public static void ApplyWithRstd<T>(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> residual, Activation act, int m, int c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var scale = new T[c]; var shift = new T[c];
+        for (int ch = 0; ch < c; ch++)
+        {
+            scale[ch] = weight.IsEmpty ? rstd[ch] : rstd[ch] * weight[ch];
+            shift[ch] = (bias.IsEmpty ? T.Zero : bias[ch]) - mean[ch] * scale[ch];
+        }
+        Apply(y, x, scale, shift, residual, act, m, c);
+    }
+
+    private static unsafe void Apply<T>(Span<T> y, ReadOnlySpan<T> x, T[] scale, T[] shift, ReadOnlySpan<T> residual, Activation act, int m, int c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int parts = ChannelKernel.Parts(m, c);
+        fixed (T* py = y) fixed (T* px = x) fixed (T* ps = scale) fixed (T* pt = shift) fixed (T* pr = residual)
+        {
+            var yp = new Pinned<T>(py, y.Length); var xp = new Pinned<T>(px, x.Length); var sp = new Pinned<T>(ps, c); var tp = new Pinned<T>(pt, c);
+            var rp = new Pinned<T>(pr, residual.Length);
+            void Rows(int r0, int r1)
+            {
+                var yr = yp.Slice(r0 * c, (r1 - r0) * c);
+                ChannelKernel.Affine(yr, xp.Slice(r0 * c, (r1 - r0) * c), sp.Span, tp.Span, r1 - r0, c);
+                for (int r = r0; r < r1; r++)
+                {
+                    var row = yp.Slice(r * c, c);
+                    var res = rp.IsEmpty ? default : rp.Slice(r * c, c);
+                    if (typeof(T) == typeof(float))
+                        EpilogueMath.ApplyRow(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(row), default, act,
+                            System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(res));
+                    else
+                    {
+                        GemmGeneric.ApplyEpilogue(row, default, act);
+                        if (!res.IsEmpty) RowMath.Add(row, res);
+                    }
+                }
+            }
+            if (parts <= 1) Rows(0, m);
+            else KernelPool.Run(parts, p => Rows((int)((long)m * p / parts), (int)((long)m * (p + 1) / parts)));
+        }
+    }
+
+    /// <summary>
+    /// Accumulates dx, dw, db (BatchNorm's backward, through the batch statistics when training) and dResidual += dy,
+    /// from dz = dy ⊙ act'(z), z = BN(x) recomputed. dz is written to <paramref name="dzScratch"/> (m·c values) unless
+    /// act is None, where dz = dy.
+    /// </summary>
+    public static unsafe void Backward<T>(Span<T> dx, Span<T> dw, Span<T> db, Span<T> dResidual, ReadOnlySpan<T> dy, ReadOnlySpan<T> x,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd, Span<T> dzScratch, Activation act,
+        int m, int c, bool training) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!dResidual.IsEmpty) RowMath.Add(dResidual, dy);
+        ReadOnlySpan<T> dz = dy;
+        if (act != Activation.None)
+        {
+            var scale = new T[c]; var shift = new T[c];
+            for (int ch = 0; ch < c; ch++)
+            {
+                scale[ch] = weight.IsEmpty ? rstd[ch] : rstd[ch] * weight[ch];
+                shift[ch] = (bias.IsEmpty ? T.Zero : bias[ch]) - mean[ch] * scale[ch];
+            }
+            // dz and its column sums in one pass; block partials are added in block order (deterministic).
+            int parts = ChannelKernel.Parts(m, c);
+            var partial = new T[Math.Max(parts, 1) * 2 * c];
+            fixed (T* pz = dzScratch) fixed (T* pdy = dy) fixed (T* px = x) fixed (T* ps = scale) fixed (T* pt = shift) fixed (T* pm = mean) fixed (T* pp = partial)
+            {
+                var zp = new Pinned<T>(pz, dzScratch.Length); var dyp = new Pinned<T>(pdy, dy.Length); var xp = new Pinned<T>(px, x.Length);
+                var sp = new Pinned<T>(ps, c); var tp = new Pinned<T>(pt, c); var mp = new Pinned<T>(pm, c); var ppp = new Pinned<T>(pp, partial.Length);
+                void Rows(int p, int r0, int r1)
+                {
+                    int len = (r1 - r0) * c;
+                    var zr = zp.Slice(r0 * c, len); var dr = dyp.Slice(r0 * c, len); var xr = xp.Slice(r0 * c, len);
+                    var s1 = ppp.Slice(p * 2 * c, c); var s2 = ppp.Slice(p * 2 * c + c, c);
+                    switch (act)
+                    {
+                        case Activation.Gelu: ActGradSums<GeluGrad<T>, T>(zr, s1, s2, dr, xr, sp.Span, tp.Span, mp.Span, r1 - r0, c); break;
+                        case Activation.Silu: ActGradSums<SiluGrad<T>, T>(zr, s1, s2, dr, xr, sp.Span, tp.Span, mp.Span, r1 - r0, c); break;
+                        case Activation.Relu: ActGradSums<ReluGrad<T>, T>(zr, s1, s2, dr, xr, sp.Span, tp.Span, mp.Span, r1 - r0, c); break;
+                        default: throw new ArgumentOutOfRangeException(nameof(act));
+                    }
+                }
+                if (parts <= 1) Rows(0, 0, m);
+                else KernelPool.Run(parts, p => Rows(p, (int)((long)m * p / parts), (int)((long)m * (p + 1) / parts)));
+            }
+            var sum1 = new T[c]; var sum2 = new T[c];
+            for (int p = 0; p < Math.Max(parts, 1); p++)
+            {
+                RowMath.Add<T>(sum1, partial.AsSpan(p * 2 * c, c));
+                RowMath.Add<T>(sum2, partial.AsSpan(p * 2 * c + c, c));
+            }
+            dz = dzScratch[..(m * c)];
+            BatchNormKernel.BackwardFromSums(dx, dw, db, dz, x, weight, mean, rstd, sum1, sum2, m, c, training);
+            return;
+        }
+        BatchNormKernel.Backward(dx, dw, db, dz, x, weight, mean, rstd, m, c, training);
+    }
+
+    /// <summary>
+    /// dz = dy ⊙ act'(z), z = x·scale + shift recomputed, with s1 = Σ dz and s2 = Σ dz·(x − mean) per channel (set, not
+    /// added). Channel blocks outside, rows inside, like <see cref="ChannelKernel.ColumnSums{T}"/>.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void ActGradSums<TOp, T>(Span<T> dz, Span<T> s1, Span<T> s2, ReadOnlySpan<T> dy, ReadOnlySpan<T> x,
+        ReadOnlySpan<T> scale, ReadOnlySpan<T> shift, ReadOnlySpan<T> mean, int m, int c)
+        where TOp : struct, IUnaryGradOp<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var op = default(TOp);
+        int w = Vector512<T>.Count, ch = 0;
+        for (; ch <= c - w; ch += w)
+        {
+            var sc = Vector512.Create(scale.Slice(ch, w)); var sh = Vector512.Create(shift.Slice(ch, w)); var mu = Vector512.Create(mean.Slice(ch, w));
+            var a1 = Vector512<T>.Zero; var a2 = Vector512<T>.Zero;
+            for (int r = 0; r < m; r++)
+            {
+                int o = r * c + ch;
+                var xv = Vector512.Create(x.Slice(o, w));
+                var z = RowMath.Fma(xv, sc, sh);
+                var g = op.Grad(Vector512.Create(dy.Slice(o, w)), z, z);
+                g.CopyTo(dz.Slice(o, w));
+                a1 += g;
+                a2 = RowMath.Fma(g, xv - mu, a2);
+            }
+            a1.CopyTo(s1.Slice(ch, w)); a2.CopyTo(s2.Slice(ch, w));
+        }
+        for (; ch < c; ch++)
+        {
+            T a1 = T.Zero, a2 = T.Zero;
+            for (int r = 0; r < m; r++)
+            {
+                int o = r * c + ch;
+                T z = x[o] * scale[ch] + shift[ch];
+                T g = op.Grad(dy[o], z, z);
+                dz[o] = g;
+                a1 += g;
+                a2 += g * (x[o] - mean[ch]);
+            }
+            s1[ch] = a1; s2[ch] = a2;
+        }
+    }
+
+    private static void ScaleShift<T>(Span<T> scale, Span<T> shift, Span<T> rstd, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, int c, double eps) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T e = T.CreateTruncating(eps);
+        for (int ch = 0; ch < c; ch++)
+        {
+            rstd[ch] = T.One / T.Sqrt(variance[ch] + e);
+            scale[ch] = weight.IsEmpty ? rstd[ch] : rstd[ch] * weight[ch];
+            shift[ch] = (bias.IsEmpty ? T.Zero : bias[ch]) - mean[ch] * scale[ch];
+        }
     }
 }
 

@@ -37,8 +37,8 @@ public sealed class Stem : Module, ILayer
     /// <summary>Shapes: x (B, H, W, 3) → (B, ⌈⌈H/2⌉/2⌉, ⌈⌈W/2⌉/2⌉, w).</summary>
     public Tensor Forward(Tensor x)
     {
-        x = Ops.Gelu(Bn1.Forward(Conv1.Forward(x)));
-        return Ops.Gelu(Bn2.Forward(Conv2.Forward(x)));
+        x = Bn1.ForwardAct(Conv1.Forward(x), Activation.Gelu);     // GELU(BN(conv)) as one op: BN's output is never stored
+        return Bn2.ForwardAct(Conv2.Forward(x), Activation.Gelu);
     }
 
     private FoldedConv2d? _fused1, _fused2;
@@ -118,9 +118,11 @@ public sealed class ConvBlock : AscanBlock
     /// <summary>Shapes: x (B, H, W, w) → (B, H, W, w).</summary>
     public override Tensor Forward(Tensor x)
     {
-        var y = Ops.Gelu(Bn1.Forward(ConvExp.Forward(x)));     // (B, H, W, e·w)
-        y = Bn2.Forward(ConvProj.Forward(y));                  // (B, H, W, w)
-        return x + DropPath.Forward(y);
+        // conv1×1(GELU(BN(conv3×3(x)))) with the (B, H, W, e·w) activation recomputed in the backward, not stored.
+        var y = Bn1.ForwardActConv1x1(ConvExp.Forward(x), Activation.Gelu, ConvProj);   // (B, H, W, w)
+        // Without an active drop-path the skip is added inside the BN op (no separate sum).
+        if (!Training || DropPath.P == 0) return Bn2.ForwardAct(y, Activation.None, residual: x);
+        return x + DropPath.Forward(Bn2.Forward(y));
     }
 
     private FoldedConv2d? _fusedExp, _fusedProj;
@@ -156,13 +158,9 @@ public sealed class Attention : Module, ILayer
     /// <summary>Shapes: t (B, T, C) → (B, T, C).</summary>
     public Tensor Forward(Tensor t)
     {
-        int b = t.Dim(0), n = t.Dim(1), c = t.Dim(2);
-        var qkv = Qkv.Forward(t).Reshape(b, n, 3, NumHeads, HeadDim).Permute(2, 0, 3, 1, 4); // (3, B, NH, T, HD)
-        var q = qkv.Slice(0, 0, 1).Squeeze(0);                                                 // (B, NH, T, HD)
-        var k = qkv.Slice(0, 1, 1).Squeeze(0);
-        var v = qkv.Slice(0, 2, 1).Squeeze(0);
-        var o = Ops.ScaledDotProductAttention(q, k, v, scale: 1.0 / Math.Sqrt(HeadDim));      // (B, NH, T, HD)
-        return Proj.Forward(o.Transpose(1, 2).Reshape(b, n, c));                               // (B, T, C)
+        var qkv = Qkv.Forward(t);                                                  // (B, T, 3·C) = (B, T, 3, NH, HD)
+        var o = Ops.AttentionQkv(qkv, NumHeads, 1.0 / Math.Sqrt(HeadDim));        // (B, T, C), heads concatenated
+        return Proj.Forward(o);                                                    // (B, T, C)
     }
 
     private PackedLinear? _qkv, _proj;

@@ -63,13 +63,8 @@ public sealed class MultiheadSelfAttention : Module
     /// <summary>Shapes: x (B, T, C) → (B, T, C).</summary>
     public Tensor Forward(Tensor x)
     {
-        int b = x.Dim(0), t = x.Dim(1), hd = _dim / _heads;
-        var qkv = Ops.Linear(x, _inProjWeight.Value, _inProjBias.Value)   // (B, T, 3C)
-            .Reshape(b, t, 3, _heads, hd)                                  // (B, T, 3, NH, HD)
-            .Permute(2, 0, 3, 1, 4);                                        // (3, B, NH, T, HD)
-        Tensor Part(int i) => Ops.Slice(qkv, 0, i, 1).Reshape(b, _heads, t, hd); // (B, NH, T, HD)
-        var o = Ops.ScaledDotProductAttention(Part(0), Part(1), Part(2)); // (B, NH, T, HD)
-        o = o.Permute(0, 2, 1, 3).Reshape(b, t, _dim);                      // (B, T, C)
+        var qkv = Ops.Linear(x, _inProjWeight.Value, _inProjBias.Value);   // (B, T, 3C) = (B, T, 3, NH, HD)
+        var o = Ops.AttentionQkv(qkv, _heads);                              // (B, T, C), heads concatenated
         return _outProj.Forward(o);
     }
 

@@ -40,9 +40,10 @@ internal sealed class SourceStamp
 public static class InferenceFusion
 {
     /// <summary>
-    /// One full, compacting collection, for a model about to pack its inference weights: what building or loading
-    /// it left on the managed heap (initial values, the loaded file's tensors) is returned to the OS first, so it
-    /// does not add to the process's peak memory on top of the packed weights and the first step's activations.
+    /// One full, compacting collection, for a model about to pack its inference weights (or about to train, see the
+    /// optimizer): what building or loading it left on the managed heap (initial values, the loaded file's tensors)
+    /// is returned to the OS first, so it does not add to the process's peak memory on top of the packed weights or
+    /// the first step's activations.
     /// </summary>
     public static void CollectBeforePacking()
     {

@@ -45,6 +45,28 @@ public sealed class BatchNorm2d : Module, ILayer
         if (Training && _mean != null) NumBatchesTracked++;
         return Ops.BatchNorm(x, Weight, Bias, RunningMean, RunningVar, useBatch, Config.Momentum, Config.Eps);
     }
+
+    /// <summary>
+    /// conv1×1(act(BN(x))) as one op that never stores act(BN(x)) (<see cref="Ops.BatchNormActConv1x1"/>); the conv must be
+    /// 1×1, stride 1, without bias or groups. Shapes: x (B, H, W, C) → (B, H, W, conv.OutChannels).
+    /// </summary>
+    public Tensor ForwardActConv1x1(Tensor x, Ascan.Kernels.Activation act, Conv2d conv)
+    {
+        var cc = conv.Config;
+        if (cc.KernelSize != 1 || cc.Stride != 1 || cc.Padding != 0 || cc.Groups != 1 || conv.Bias != null)
+            throw new ArgumentException($"{Path}.ForwardActConv1x1: {conv.Path} must be a 1×1, stride-1 conv without bias or groups.");
+        bool useBatch = Training || _mean == null;
+        if (Training && _mean != null) NumBatchesTracked++;
+        return Ops.BatchNormActConv1x1(x, Weight, Bias, RunningMean, RunningVar, useBatch, act, conv.Weight, Config.Momentum, Config.Eps);
+    }
+
+    /// <summary>act(BN(x)) + residual as one op (<see cref="Ops.BatchNormAct"/>). Shapes: x (…, C), residual like x or null → like x.</summary>
+    public Tensor ForwardAct(Tensor x, Ascan.Kernels.Activation act, Tensor? residual = null)
+    {
+        bool useBatch = Training || _mean == null;
+        if (Training && _mean != null) NumBatchesTracked++;
+        return Ops.BatchNormAct(x, Weight, Bias, RunningMean, RunningVar, useBatch, act, residual, Config.Momentum, Config.Eps);
+    }
 }
 
 public sealed record LayerNormConfig(int NormalizedShape)

@@ -26,6 +26,10 @@ public abstract class Optimizer
             if (!seen.Add(p)) throw new ArgumentException($"Parameter {p.Name ?? p.ToString()} appears in more than one group.");
             if (!p.IsLeaf || !p.IsContiguous) throw new ArgumentException($"Parameter {p.Name} must be a contiguous leaf tensor.");
         }
+        // An optimizer is built once, after its model was built and its weights loaded, right before training: what
+        // that left on the managed heap (initial values, a loaded file's tensors) goes back to the OS now rather than
+        // adding to the peak memory of the first training steps.
+        InferenceFusion.CollectBeforePacking();
     }
 
     public IReadOnlyList<ParamGroup> Groups => _groups;
