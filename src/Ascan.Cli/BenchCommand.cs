@@ -58,6 +58,15 @@ internal static class BenchCommand
         kernels.Options.Add(kernelJson);
         kernels.SetAction(r => KernelBench.Run(r.GetValue(kernelJson)));
         bench.Subcommands.Add(kernels);
+
+        var conv = new Command("conv", "Every convolution of an AsCAN preset's training step (forward, data gradient, weight gradient) timed alone, against the FMA peak.");
+        var convModel = new Option<string>("--model") { Description = "AsCAN preset (ascan_nano, ascan_t, ascan_b, ascan_l).", DefaultValueFactory = _ => "ascan_t" };
+        var convBatch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 8 };
+        var convSize = new Option<int?>("--image-size") { Description = "Input height and width (default: the preset's)." };
+        var convThreads = new Option<int?>("--threads") { Description = "Kernel threads (default: all processors)." };
+        foreach (var opt in new Option[] { convModel, convBatch, convSize, convThreads }) conv.Options.Add(opt);
+        conv.SetAction(r => ConvBench.Run(r.GetValue(convModel)!, r.GetValue(convBatch), r.GetValue(convSize), r.GetValue(convThreads), r.InvocationConfiguration.Output));
+        bench.Subcommands.Add(conv);
         return bench;
     }
 }

@@ -40,6 +40,20 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void BenchConv_OneRowPerConvShapeOfThePreset()
+    {
+        var (code, stdout, stderr) = Bench("conv", "--model", "ascan_nano", "--batch", "1", "--image-size", "32", "--threads", "1");
+        Assert.True(code == 0, stderr);
+        // ascan_nano ("C·CC·CTT·T"): stem (2), three downsamples, conv_exp and conv_proj of stages 0–2.
+        string[] names = ["stem.conv1", "stem.conv2", "stages.0 conv_exp", "stages.0 conv_proj", "stages.1.downsample",
+            "stages.1 conv_exp", "stages.1 conv_proj", "stages.2.downsample", "stages.2 conv_exp", "stages.2 conv_proj", "stages.3.downsample"];
+        var lines = stdout.Split('\n');
+        foreach (var name in names) Assert.Single(lines, l => l.StartsWith(name + " "));
+        Assert.Contains(lines, l => l.StartsWith("stages.1 conv_exp ") && l.Contains("1,4,4,64->256,3,1") && l.Contains(" 2 "));
+        Assert.Contains("total (forward + both gradients", stdout);
+    }
+
+    [Fact]
     public void Bench_TrainProfileJson_HasForwardBackwardAndOptimizerRows()
     {
         var (code, stdout, stderr) = Bench([.. Tiny, "--batch", "2", "--train", "--profile", "--json", "--num-classes", "10"]);

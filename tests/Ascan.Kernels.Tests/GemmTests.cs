@@ -179,8 +179,9 @@ public class GemmTests
         int old = KernelPool.Threads;
         try
         {
-            // Split along M (m ≥ n) and along N (n > m), with edges, transposes, epilogue and accumulate.
-            foreach (var (m, n, k) in new[] { (301, 97, 130), (97, 301, 130), (256, 256, 1100), (70, 1000, 64) })
+            // Split along M (m ≥ n) and along N (n > m), with edges, transposes, epilogue and accumulate; (256, 256, 1100)
+            // and (700, 150, 1300) take the row split with B blocks packed once and shared (several K blocks, edge panels).
+            foreach (var (m, n, k) in new[] { (301, 97, 130), (97, 301, 130), (256, 256, 1100), (70, 1000, 64), (700, 150, 1300) })
             {
                 for (int t = 0; t < 4; t++)
                 {

@@ -97,7 +97,7 @@ internal static class KernelBench
             return () => Conv2dKernels.Forward<float>(y, x, w, bias, g, Activation.Relu);
         });
 
-    private static float[] Random(int length, int seed)
+    internal static float[] Random(int length, int seed)
     {
         var rng = new Random(seed);
         var x = new float[length];
@@ -106,7 +106,7 @@ internal static class KernelBench
     }
 
     // Warm up, size the repetition count to ~0.4 s, report the median (the machine is shared and noisy).
-    private static double TimeMedian(Action action) => Time(action).Median;
+    internal static double TimeMedian(Action action) => Time(action).Median;
 
     private static (double Median, double Min) Time(Action action)
     {

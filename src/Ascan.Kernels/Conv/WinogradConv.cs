@@ -221,10 +221,8 @@ public static unsafe class WinogradConv
         }
         const int chunk = 512;
         long plane = (long)c * o;
-        float* du = (float*)NativeMemory.AlignedAlloc((nuint)(16 * plane * sizeof(float)), 64);
-        float* v = (float*)NativeMemory.AlignedAlloc((nuint)(16L * chunk * c * sizeof(float)), 64);
-        float* dm = (float*)NativeMemory.AlignedAlloc((nuint)(16L * chunk * o * sizeof(float)), 64);
-        try
+        var scratch = GradientBuffers.ForCurrentThread(16 * plane, 16L * chunk * c, 16L * chunk * o);
+        float* du = scratch.DU, v = scratch.V, dm = scratch.DM;
         {
             new Span<float>(du, (int)(16 * plane)).Clear();
             var geo = g;
@@ -247,10 +245,7 @@ public static unsafe class WinogradConv
                 AdjointWeightTransform(pdw, du, c, o);
             }
         }
-        finally
-        {
-            NativeMemory.AlignedFree(du); NativeMemory.AlignedFree(v); NativeMemory.AlignedFree(dm);
-        }
+        GC.KeepAlive(scratch);
     }
 
     /// <summary>
@@ -276,10 +271,8 @@ public static unsafe class WinogradConv
     {
         int c = g.C, o = g.O;
         long plane = (long)c * o;
-        float* du = (float*)NativeMemory.AlignedAlloc((nuint)(16 * plane * sizeof(float)), 64);
-        float* v = (float*)NativeMemory.AlignedAlloc((nuint)(16L * tiles * c * sizeof(float)), 64);
-        float* dm = (float*)NativeMemory.AlignedAlloc((nuint)(16L * tiles * o * sizeof(float)), 64);
-        try
+        var scratch = GradientBuffers.ForCurrentThread(16 * plane, 16L * tiles * c, 16L * tiles * o);
+        float* du = scratch.DU, v = scratch.V, dm = scratch.DM;
         {
             var geo = g;
             fixed (float* px = x) fixed (float* pdy = dy) fixed (float* pdw = dwHwio)
@@ -302,10 +295,7 @@ public static unsafe class WinogradConv
                 AdjointWeightTransform(pdw, du, c, o);
             }
         }
-        finally
-        {
-            NativeMemory.AlignedFree(du); NativeMemory.AlignedFree(v); NativeMemory.AlignedFree(dm);
-        }
+        GC.KeepAlive(scratch);
     }
 
     /// <summary>V_ξ[t, c] = (Bᵀ d B)_ξ for tiles t0..t0+count of x, row-major (count, C) per ξ.</summary>
@@ -662,6 +652,41 @@ public static unsafe class WinogradConv
             if (_res != null && !_resFirst) v += Vector512.Load(_res + at);
             v.Store(_y + at);
         }
+    }
+
+    /// <summary>
+    /// Grow-only per-thread native buffers of the weight gradient (dU, V, dM). Reused call after call: allocating and
+    /// freeing tens of MB per call made glibc's malloc (its dynamic mmap threshold) keep the freed blocks, and the
+    /// process's memory grew step after step.
+    /// </summary>
+    private sealed class GradientBuffers
+    {
+        [ThreadStatic] private static GradientBuffers? _current;
+        public readonly float* DU, V, DM;
+        private readonly long _du, _v, _dm;
+
+        private GradientBuffers(long du, long v, long dm)
+        {
+            _du = du; _v = v; _dm = dm;
+            DU = (float*)NativeMemory.AlignedAlloc((nuint)(du * sizeof(float)), 64);
+            V = (float*)NativeMemory.AlignedAlloc((nuint)(v * sizeof(float)), 64);
+            DM = (float*)NativeMemory.AlignedAlloc((nuint)(dm * sizeof(float)), 64);
+        }
+
+        public static GradientBuffers ForCurrentThread(long du, long v, long dm)
+        {
+            var b = _current;
+            if (b != null && b._du >= du && b._v >= v && b._dm >= dm) return b;
+            if (b != null) { GC.SuppressFinalize(b); b.Free(); }
+            return _current = new GradientBuffers(Math.Max(du, b?._du ?? 0), Math.Max(v, b?._v ?? 0), Math.Max(dm, b?._dm ?? 0));
+        }
+
+        private void Free()
+        {
+            NativeMemory.AlignedFree(DU); NativeMemory.AlignedFree(V); NativeMemory.AlignedFree(DM);
+        }
+
+        ~GradientBuffers() => Free();
     }
 
     /// <summary>Grow-only per-thread native buffers for the transformed input (V) and the products (M).</summary>

@@ -110,7 +110,8 @@ internal static unsafe class Sgemm
         int extent = splitM ? m : n;
         // A long K (a weight gradient summed over every pixel of the batch) makes each part's own packing of the
         // unsplit operand expensive: one part per thread then.
-        int perThread = k > 8192 ? 1 : PartsPerThread;
+        bool sharedB = splitM && typeof(TB) == typeof(StridedB) && (long)k * n >= SharedBMin;
+        int perThread = k > 8192 && !sharedB ? 1 : PartsPerThread;
         int wanted = (int)Math.Clamp(work / MinPartWork, threads, (long)threads * perThread);
         int slice = RoundUp(CeilDiv(extent, wanted), align);
         int parts = CeilDiv(extent, slice);
@@ -124,7 +125,7 @@ internal static unsafe class Sgemm
         {
             // Column slices would each pack the whole of A: pack it once here, in the layout PrepackedA reads.
             // Slack past the last panel: packing sources may store a whole 16-float vector over a shorter run.
-            var buf = SharedABuffer.ForCurrentThread(sharedA + 16);
+            var buf = SharedPackBuffer.ForCurrentThread(sharedA + 16);
             int mPad = RoundUp(m, TK.Mr), kcb = KBlock(k);
             for (int pc = 0; pc < k; pc += kcb)
             {
@@ -142,6 +143,11 @@ internal static unsafe class Sgemm
             GC.KeepAlive(buf);
             return;
         }
+        if (sharedB)
+        {
+            RunSharedB<TK, TA, TB>(a, b, m, n, k, c, ldc, accumulate, epi, parts, slice);
+            return;
+        }
         var job = new Job<TK, TA, TB>
         {
             A = a, B = b, M = m, N = n, K = k, C = c, Ldc = ldc, Accumulate = accumulate, Epi = epi,
@@ -150,33 +156,101 @@ internal static unsafe class Sgemm
         KernelPool.Run(parts, job.RunPart);
     }
 
+    /// <summary>
+    /// Row slices with B packed once per (NC, KC) block and shared: each block is packed by all threads (column
+    /// panels split between them), then every row slice multiplies against it. Without this each of the parts would
+    /// pack the same B block again — with a long K (a weight gradient summed over every pixel of the batch, a
+    /// linear layer's data gradient) that repacking is a third of the time. Per C tile the K blocks still add in
+    /// order, so the result is bit-identical to <see cref="Block"/>.
+    /// </summary>
+    private static void RunSharedB<TK, TA, TB>(TA a, TB b, int m, int n, int k, float* c, int ldc, bool accumulate, in EpilogueArgs epi,
+        int parts, int slice)
+        where TK : IMicroKernel where TA : struct, IASource where TB : struct, IBSource
+    {
+        int nr = TK.Nr;
+        int kcBlock = KBlock(k);
+        int nBlocks = CeilDiv(n, NcMax), ncBlock = RoundUp(CeilDiv(n, nBlocks), nr);
+        var buf = SharedPackBuffer.ForCurrentThread((long)(ncBlock + nr) * kcBlock);
+        var job = new SharedBJob<TK, TA, TB>
+        {
+            A = a, B = b, M = m, C = c, Ldc = ldc, Epi = epi, Slice = slice, PackedB = buf.Data,
+        };
+        int packParts = Math.Min(KernelPool.Threads, CeilDiv(n, nr));
+        for (int jc = 0; jc < n; jc += ncBlock)
+        {
+            job.Jc = jc; job.Nc = Math.Min(ncBlock, n - jc);
+            job.PanelsPerPart = CeilDiv(CeilDiv(job.Nc, nr), packParts);
+            for (int pc = 0; pc < k; pc += kcBlock)
+            {
+                job.Pc = pc; job.Kc = Math.Min(kcBlock, k - pc);
+                job.Load = accumulate || pc > 0;
+                job.Last = pc + job.Kc == k;
+                KernelPool.Run(packParts, job.PackPart);
+                KernelPool.Run(parts, job.RunPart);
+            }
+        }
+        GC.KeepAlive(buf);
+    }
+
+    private sealed class SharedBJob<TK, TA, TB> where TK : IMicroKernel where TA : struct, IASource where TB : struct, IBSource
+    {
+        public TA A;
+        public TB B;
+        public int M, Ldc, Slice, Jc, Nc, Pc, Kc, PanelsPerPart;
+        public bool Load, Last;
+        public float* C, PackedB;
+        public EpilogueArgs Epi;
+
+        public void PackPart(int part)
+        {
+            int nr = TK.Nr, j = part * PanelsPerPart * nr;
+            if (j >= Nc) return;
+            var b = B;
+            float* dst = PackedB + (nint)j * Kc;
+            float* got = b.Block<TK>(Jc + j, Math.Min(PanelsPerPart * nr, Nc - j), Pc, Kc, dst);
+            if (got != dst) throw new InvalidOperationException("shared-B GEMM needs a B source that packs into the given buffer");
+        }
+
+        public void RunPart(int part)
+        {
+            FloatMode.EnsureFlushToZero();
+            int start = part * Slice;
+            var a = A;
+            var buffers = PackBuffers.ForCurrentThread((long)(McMax + TK.Mr) * KcMax, 0);
+            Macro<TK, TA>(ref a, PackedB, start, Math.Min(Slice, M - start), Jc, Nc, Pc, Kc, C, Ldc, Load, Last, Epi, buffers.A);
+            GC.KeepAlive(buffers);
+        }
+    }
+
     // At least this many multiply-adds per part (~10 µs on one core), at most this many parts per thread.
     private const long MinPartWork = 1L << 20;
     private const int PartsPerThread = 4;
     // Largest A (floats) packed once and shared by column slices.
     private const long SharedAMax = 1L << 20;
+    // Smallest B (floats) worth packing once per block for row slices (below it each part packs its own copy).
+    internal static long SharedBMin = 1L << 16;
 
-    /// <summary>The calling thread's buffer for an A operand packed once and read by every part of a column split.</summary>
-    private sealed class SharedABuffer
+    /// <summary>The calling thread's buffer for an operand packed once and read by every part: A of a column split, B blocks of a row split.</summary>
+    private sealed class SharedPackBuffer
     {
-        [ThreadStatic] private static SharedABuffer? _current;
+        [ThreadStatic] private static SharedPackBuffer? _current;
         public readonly float* Data;
         private readonly long _floats;
 
-        private SharedABuffer(long floats)
+        private SharedPackBuffer(long floats)
         {
             _floats = floats;
             Data = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
         }
 
-        public static SharedABuffer ForCurrentThread(long floats)
+        public static SharedPackBuffer ForCurrentThread(long floats)
         {
             var b = _current;
             if (b != null && b._floats >= floats) return b;
-            return _current = new SharedABuffer(Math.Max(floats, b?._floats ?? 0));
+            return _current = new SharedPackBuffer(Math.Max(floats, b?._floats ?? 0));
         }
 
-        ~SharedABuffer() => NativeMemory.AlignedFree(Data);
+        ~SharedPackBuffer() => NativeMemory.AlignedFree(Data);
     }
 
     private static int CeilDiv(int a, int b) => (a + b - 1) / b;
@@ -213,7 +287,6 @@ internal static unsafe class Sgemm
         where TK : IMicroKernel where TA : struct, IASource where TB : struct, IBSource
     {
         int mr = TK.Mr, nr = TK.Nr;
-        bool epilogue = !epi.IsIdentity;
         if (m <= 0 || n <= 0) return;
         if (k == 0)
         {
@@ -221,18 +294,16 @@ internal static unsafe class Sgemm
             {
                 float* row = c + (nint)i * ldc + j0;
                 if (!accumulate) new Span<float>(row, n).Clear();
-                if (epilogue) ApplyEpilogue(row, n, i, j0, epi);
+                if (!epi.IsIdentity) ApplyEpilogue(row, n, i, j0, epi);
             }
             return;
         }
 
         var buffers = PackBuffers.ForCurrentThread((long)(McMax + mr) * KcMax, (long)(NcMax + nr) * KcMax);
         float* packA = buffers.A, packB = buffers.B;
-        float* tile = stackalloc float[TK.Mr * TK.Nr];
 
-        // Balanced blocks: equal-sized K blocks (never a sliver at the end), MC and NC multiples of the tile.
+        // Balanced blocks: equal-sized K blocks (never a sliver at the end), MC (in Macro) and NC multiples of the tile.
         int kcBlock = KBlock(k);
-        int mBlocks = CeilDiv(m, McMax), mcBlock = RoundUp(CeilDiv(m, mBlocks), mr);
         int nBlocks = CeilDiv(n, NcMax), ncBlock = RoundUp(CeilDiv(n, nBlocks), nr);
 
         for (int jc = j0; jc < j0 + n; jc += ncBlock)
@@ -244,44 +315,60 @@ internal static unsafe class Sgemm
                 bool load = accumulate || pc > 0;
                 bool last = pc + kc == k;
                 float* blockB = bSrc.Block<TK>(jc, nc, pc, kc, packB);
-                for (int ic = i0; ic < i0 + m; ic += mcBlock)
-                {
-                    int mc = Math.Min(mcBlock, i0 + m - ic);
-                    float* blockA = aSrc.Pack<TK>(ic, mc, pc, kc, packA);
-                    for (int jr = 0; jr < nc; jr += nr)
-                    {
-                        int cols = Math.Min(nr, nc - jr);
-                        float* pb = blockB + (nint)jr * kc;
-                        for (int ir = 0; ir < mc; ir += mr)
-                        {
-                            int rows = Math.Min(mr, mc - ir);
-                            float* pa = blockA + (nint)ir * kc;
-                            float* ct = c + (nint)(ic + ir) * ldc + jc + jr;
-                            if (rows == mr && cols == nr)
-                            {
-                                TK.Run(kc, pa, pb, ct, ldc, load);
-                            }
-                            else
-                            {
-                                // Edge tile: full kernel into a stack tile, then add/copy the valid part.
-                                // C_new = C_old + acc here and in the kernel alike, so edges round identically.
-                                TK.Run(kc, pa, pb, tile, nr, false);
-                                for (int i = 0; i < rows; i++)
-                                {
-                                    float* src = tile + i * nr;
-                                    float* dst = ct + (nint)i * ldc;
-                                    if (load) for (int j = 0; j < cols; j++) dst[j] += src[j];
-                                    else for (int j = 0; j < cols; j++) dst[j] = src[j];
-                                }
-                            }
-                            if (last && epilogue)
-                                for (int i = 0; i < rows; i++) ApplyEpilogue(ct + (nint)i * ldc, cols, ic + ir + i, jc + jr, epi);
-                        }
-                    }
-                }
+                Macro<TK, TA>(ref aSrc, blockB, i0, m, jc, nc, pc, kc, c, ldc, load, last, epi, packA);
             }
         }
         GC.KeepAlive(buffers);
+    }
+
+    /// <summary>
+    /// Rows [i0, i0+m) × one packed (kc × nc) B block: MC (pack A) → NR → MR micro-kernels, with the epilogue after
+    /// the last K block. <paramref name="load"/>: add onto C (a later K block, or accumulate).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Macro<TK, TA>(ref TA aSrc, float* blockB, int i0, int m, int jc, int nc, int pc, int kc,
+        float* c, int ldc, bool load, bool last, in EpilogueArgs epi, float* packA)
+        where TK : IMicroKernel where TA : struct, IASource
+    {
+        int mr = TK.Mr, nr = TK.Nr;
+        bool epilogue = !epi.IsIdentity;
+        float* tile = stackalloc float[TK.Mr * TK.Nr];
+        int mBlocks = CeilDiv(m, McMax), mcBlock = RoundUp(CeilDiv(m, mBlocks), mr);
+        for (int ic = i0; ic < i0 + m; ic += mcBlock)
+        {
+            int mc = Math.Min(mcBlock, i0 + m - ic);
+            float* blockA = aSrc.Pack<TK>(ic, mc, pc, kc, packA);
+            for (int jr = 0; jr < nc; jr += nr)
+            {
+                int cols = Math.Min(nr, nc - jr);
+                float* pb = blockB + (nint)jr * kc;
+                for (int ir = 0; ir < mc; ir += mr)
+                {
+                    int rows = Math.Min(mr, mc - ir);
+                    float* pa = blockA + (nint)ir * kc;
+                    float* ct = c + (nint)(ic + ir) * ldc + jc + jr;
+                    if (rows == mr && cols == nr)
+                    {
+                        TK.Run(kc, pa, pb, ct, ldc, load);
+                    }
+                    else
+                    {
+                        // Edge tile: full kernel into a stack tile, then add/copy the valid part.
+                        // C_new = C_old + acc here and in the kernel alike, so edges round identically.
+                        TK.Run(kc, pa, pb, tile, nr, false);
+                        for (int i = 0; i < rows; i++)
+                        {
+                            float* src = tile + i * nr;
+                            float* dst = ct + (nint)i * ldc;
+                            if (load) for (int j = 0; j < cols; j++) dst[j] += src[j];
+                            else for (int j = 0; j < cols; j++) dst[j] = src[j];
+                        }
+                    }
+                    if (last && epilogue)
+                        for (int i = 0; i < rows; i++) ApplyEpilogue(ct + (nint)i * ldc, cols, ic + ir + i, jc + jr, epi);
+                }
+            }
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -113,7 +113,10 @@ public static class ChannelKernel
     {
         int parts = Parts(m, c);
         if (parts <= 1) { ColumnSums(sumA, sumAB, a, b, centerA, centerB, m, c); return; }
-        var partial = new T[parts * 2 * c];
+        // Pooled: parts·2·c values can pass the large-object threshold, and a fresh array per call would pile up as
+        // large-object garbage (freed only by full collections) over a training run.
+        var partial = System.Buffers.ArrayPool<T>.Shared.Rent(parts * 2 * c);
+        partial.AsSpan(0, parts * 2 * c).Clear();
         bool doA = !sumA.IsEmpty, doAB = !sumAB.IsEmpty;
         fixed (T* pa = a) fixed (T* pb = b) fixed (T* pca = centerA) fixed (T* pcb = centerB) fixed (T* pp = partial)
         {
@@ -131,6 +134,7 @@ public static class ChannelKernel
             if (doA) RowMath.Add(sumA, partial.AsSpan(p * 2 * c, c));
             if (doAB) RowMath.Add(sumAB, partial.AsSpan(p * 2 * c + c, c));
         }
+        System.Buffers.ArrayPool<T>.Shared.Return(partial);
     }
 
     /// <summary>Affine over row blocks in parallel (rows are independent).</summary>
@@ -342,7 +346,9 @@ public static class BatchNormActKernel
             }
             // dz and its column sums in one pass; block partials are added in block order (deterministic).
             int parts = ChannelKernel.Parts(m, c);
-            var partial = new T[Math.Max(parts, 1) * 2 * c];
+            int partialLength = Math.Max(parts, 1) * 2 * c;
+            var partial = System.Buffers.ArrayPool<T>.Shared.Rent(partialLength);   // pooled, as in ColumnSumsParallel
+            partial.AsSpan(0, partialLength).Clear();
             fixed (T* pz = dzScratch) fixed (T* pdy = dy) fixed (T* px = x) fixed (T* ps = scale) fixed (T* pt = shift) fixed (T* pm = mean) fixed (T* pp = partial)
             {
                 var zp = new Pinned<T>(pz, dzScratch.Length); var dyp = new Pinned<T>(pdy, dy.Length); var xp = new Pinned<T>(px, x.Length);
@@ -369,6 +375,7 @@ public static class BatchNormActKernel
                 RowMath.Add<T>(sum1, partial.AsSpan(p * 2 * c, c));
                 RowMath.Add<T>(sum2, partial.AsSpan(p * 2 * c + c, c));
             }
+            System.Buffers.ArrayPool<T>.Shared.Return(partial);
             dz = dzScratch[..(m * c)];
             BatchNormKernel.BackwardFromSums(dx, dw, db, dz, x, weight, mean, rstd, sum1, sum2, m, c, training);
             return;

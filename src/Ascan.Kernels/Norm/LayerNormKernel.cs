@@ -98,7 +98,9 @@ public static class LayerNormKernel
         int parts = Parts(rows, n);
         bool needW = !dw.IsEmpty, needB = !db.IsEmpty;
         // Partial dw/db per block: block 0 writes straight into dw/db when there is one block.
-        var partial = parts > 1 && (needW || needB) ? new T[parts * 2 * n] : null;
+        // Pooled (it can pass the large-object threshold; fresh ones would pile up as large-object garbage).
+        var partial = parts > 1 && (needW || needB) ? System.Buffers.ArrayPool<T>.Shared.Rent(parts * 2 * n) : null;
+        partial?.AsSpan(0, parts * 2 * n).Clear();
         fixed (T* pdx = dx) fixed (T* pdw = dw) fixed (T* pdb = db) fixed (T* pdy = dy) fixed (T* px = x)
         fixed (T* pw = weight) fixed (T* pm = mean) fixed (T* pr = rstd) fixed (T* ppart = partial)
         {
@@ -121,6 +123,7 @@ public static class LayerNormKernel
                     if (needB) RowMath.Add(db, partial.AsSpan(p * 2 * n + n, n));
                 }
         }
+        if (partial != null) System.Buffers.ArrayPool<T>.Shared.Return(partial);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
