@@ -130,27 +130,8 @@ public static partial class Ops
     {
         var mu = mean.Span<T>();
         var variance = new T[c];
-        if (training)
-        {
-            BatchNormKernel.Statistics(mu, variance, xc.Span<T>(), m, c);
-            if (runningMean != null)
-            {
-                // Running statistics are buffers, not parameters: updated in place, never in the graph.
-                var rm = runningMean.Span<T>(); var rv = runningVar!.Span<T>();
-                T mom = T.CreateTruncating(momentum), keep = T.One - mom, unbias = T.CreateTruncating(m / (double)(m - 1));
-                for (int ch = 0; ch < c; ch++)
-                {
-                    rm[ch] = keep * rm[ch] + mom * mu[ch];
-                    rv[ch] = keep * rv[ch] + mom * variance[ch] * unbias;
-                }
-            }
-        }
-        else
-        {
-            runningMean!.Span<T>().CopyTo(mu);
-            runningVar!.Span<T>().CopyTo(variance);
-        }
-        BatchNormKernel.Forward(y.Span<T>(), rstd.Span<T>(), xc.Span<T>(), mu, variance, SpanOrEmpty<T>(wc), SpanOrEmpty<T>(bc), m, c, eps);
+        BatchNormBatchOrRunning<T>(mu, variance, xc, runningMean, runningVar, training, momentum, m, c);
+        BatchNormKernel.Forward(y.Span<T>(), rstd.Span<T>(), xc.ReadSpan<T>(), mu, variance, SpanOrEmpty<T>(wc), SpanOrEmpty<T>(bc), m, c, eps);
     }
 
     private sealed class BatchNormNode : Node
@@ -228,11 +209,22 @@ public static partial class Ops
     {
         var mu = mean.Span<T>();
         var variance = new T[c];
+        BatchNormBatchOrRunning<T>(mu, variance, xc, runningMean, runningVar, training, momentum, m, c);
+        BatchNormActKernel.Forward(y.Span<T>(), rstd.Span<T>(), xc.ReadSpan<T>(), mu, variance,
+            wc == null ? default : wc.ReadSpan<T>(), bc == null ? default : bc.ReadSpan<T>(), rc == null ? default : rc.ReadSpan<T>(), act, m, c, eps);
+    }
+
+    /// <summary>Training: the batch's mean and (biased) variance per channel, running statistics updated (unbiased
+    /// variance, PyTorch's rule). Eval: the running statistics.</summary>
+    private static void BatchNormBatchOrRunning<T>(Span<T> mu, Span<T> variance, Tensor xc, Tensor? runningMean, Tensor? runningVar,
+        bool training, double momentum, int m, int c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         if (training)
         {
             BatchNormKernel.Statistics(mu, variance, xc.ReadSpan<T>(), m, c);
             if (runningMean != null)
             {
+                // Running statistics are buffers, not parameters: updated in place, never in the graph.
                 var rm = runningMean.Span<T>(); var rv = runningVar!.Span<T>();
                 T mom = T.CreateTruncating(momentum), keep = T.One - mom, unbias = T.CreateTruncating(m / (double)(m - 1));
                 for (int ch = 0; ch < c; ch++)
@@ -247,8 +239,6 @@ public static partial class Ops
             runningMean!.ReadSpan<T>().CopyTo(mu);
             runningVar!.ReadSpan<T>().CopyTo(variance);
         }
-        BatchNormActKernel.Forward(y.Span<T>(), rstd.Span<T>(), xc.ReadSpan<T>(), mu, variance,
-            wc == null ? default : wc.ReadSpan<T>(), bc == null ? default : bc.ReadSpan<T>(), rc == null ? default : rc.ReadSpan<T>(), act, m, c, eps);
     }
 
     private sealed class BatchNormActNode : Node

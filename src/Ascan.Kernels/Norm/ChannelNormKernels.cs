@@ -286,12 +286,19 @@ public static class BatchNormActKernel
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var scale = new T[c]; var shift = new T[c];
+        ScaleShiftFromRstd<T>(scale, shift, mean, rstd, weight, bias, c);
+        Apply(y, x, scale, shift, residual, act, m, c);
+    }
+
+    /// <summary>BN(x) = x·scale + shift per channel: scale = rstd·weight, shift = bias − mean·scale (weight 1, bias 0 when empty).</summary>
+    public static void ScaleShiftFromRstd<T>(Span<T> scale, Span<T> shift, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd,
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, int c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         for (int ch = 0; ch < c; ch++)
         {
             scale[ch] = weight.IsEmpty ? rstd[ch] : rstd[ch] * weight[ch];
             shift[ch] = (bias.IsEmpty ? T.Zero : bias[ch]) - mean[ch] * scale[ch];
         }
-        Apply(y, x, scale, shift, residual, act, m, c);
     }
 
     private static unsafe void Apply<T>(Span<T> y, ReadOnlySpan<T> x, T[] scale, T[] shift, ReadOnlySpan<T> residual, Activation act, int m, int c)
@@ -426,16 +433,13 @@ public static class BatchNormActKernel
         }
     }
 
-    private static void ScaleShift<T>(Span<T> scale, Span<T> shift, Span<T> rstd, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance,
+    /// <summary>rstd = 1/√(variance + eps), then scale and shift as <see cref="ScaleShiftFromRstd"/>.</summary>
+    public static void ScaleShift<T>(Span<T> scale, Span<T> shift, Span<T> rstd, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance,
         ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, int c, double eps) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T e = T.CreateTruncating(eps);
-        for (int ch = 0; ch < c; ch++)
-        {
-            rstd[ch] = T.One / T.Sqrt(variance[ch] + e);
-            scale[ch] = weight.IsEmpty ? rstd[ch] : rstd[ch] * weight[ch];
-            shift[ch] = (bias.IsEmpty ? T.Zero : bias[ch]) - mean[ch] * scale[ch];
-        }
+        for (int ch = 0; ch < c; ch++) rstd[ch] = T.One / T.Sqrt(variance[ch] + e);
+        ScaleShiftFromRstd<T>(scale, shift, mean, rstd, weight, bias, c);
     }
 }
 
