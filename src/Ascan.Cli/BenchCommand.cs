@@ -67,6 +67,12 @@ internal static class BenchCommand
         foreach (var opt in new Option[] { convModel, convBatch, convSize, convThreads }) conv.Options.Add(opt);
         conv.SetAction(r => ConvBench.Run(r.GetValue(convModel)!, r.GetValue(convBatch), r.GetValue(convSize), r.GetValue(convThreads), r.InvocationConfiguration.Output));
         bench.Subcommands.Add(conv);
+
+        var gemm = new Command("gemm", "Float GEMM throughput at chosen shapes (1 and 2 threads), against the FMA peak.");
+        var shape = new Option<string[]>("--shape") { Description = "m,n,k[,ta][,tb]: C (m, n) = op(A) · op(B); ta: A stored (k, m), tb: B stored (n, k). Repeatable.", AllowMultipleArgumentsPerToken = true, Required = true };
+        gemm.Options.Add(shape);
+        gemm.SetAction(r => GemmShapeBench.Run(r.GetValue(shape)!, r.InvocationConfiguration.Output, r.InvocationConfiguration.Error));
+        bench.Subcommands.Add(gemm);
         return bench;
     }
 }
