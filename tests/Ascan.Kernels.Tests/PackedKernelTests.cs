@@ -179,7 +179,7 @@ public class PackedKernelTests
     [InlineData(2, 9, 8, 16, 32, 1)]
     [InlineData(1, 7, 7, 32, 16, 0)]
     [InlineData(2, 6, 5, 16, 48, 2)]
-    [InlineData(2, 33, 34, 16, 32, 1)]  // 578 tiles: the weight gradient accumulates over three chunks
+    [InlineData(2, 33, 34, 16, 32, 1)]  // 578 tiles: the weight gradient transforms all of them at once
     public void WinogradTraining_ForwardAndBackward_MatchReference(int b, int h, int w, int c, int o, int pad)
     {
         var g = new Conv2dGeometry(b, h, w, c, o, 3, 3, 1, 1, pad, pad);
@@ -201,6 +201,30 @@ public class PackedKernelTests
         var dwv = (float[])dw0.Clone();
         Conv2dKernels.BackwardWeight<float>(dwv, x, dy, g);
         AssertClose(dwRef, dwv, 2e-6, "dw");
+    }
+
+    // The chunked weight gradient (transforms of each chunk split over two threads, dU accumulated chunk after chunk),
+    // forced by an empty whole-transform budget: two chunks with a partial last one, and one chunk of an odd count.
+    [Theory]
+    [InlineData(3, 33, 31, 16, 32, 1)]   // 816 tiles: 512 + 304
+    [InlineData(1, 33, 33, 32, 16, 1)]   // 289 tiles
+    public void WinogradWeightGradient_Chunked_MatchesReference(int b, int h, int w, int c, int o, int pad)
+    {
+        var g = new Conv2dGeometry(b, h, w, c, o, 3, 3, 1, 1, pad, pad);
+        if (!WinogradConv.Supports(g)) return;
+        long old = WinogradConv.WholeTransformFloats;
+        WinogradConv.WholeTransformFloats = 0;
+        try
+        {
+            Assert.True(WinogradConv.WeightGradientPays(g));
+            var x = Random(g.InputLength, 1); var dy = Random(g.OutputLength, 4); var dw0 = Random(g.WeightLength, 6);
+            var dwRef = D(dw0);
+            ConvReference.BackwardWeight<double>(dwRef, D(x), D(dy), g);
+            var dwv = (float[])dw0.Clone();
+            WinogradConv.BackwardWeightHwio(dwv, x, dy, g);
+            AssertClose(dwRef, dwv, 2e-6, "dw");
+        }
+        finally { WinogradConv.WholeTransformFloats = old; }
     }
 
     [Fact]

@@ -228,12 +228,18 @@ public static unsafe class WinogradConv
             var geo = g;
             fixed (float* px = x) fixed (float* pdy = dy) fixed (float* pdw = dwHwio)
             {
-                nint duA = (nint)du, vA = (nint)v, dmA = (nint)dm;
+                nint duA = (nint)du, vA = (nint)v, dmA = (nint)dm, xA = (nint)px, dyA = (nint)pdy;
                 for (int t0 = 0; t0 < tiles; t0 += chunk)
                 {
-                    int count = Math.Min(chunk, tiles - t0);
-                    InputRows(v, px, geo, t0, count);
-                    OutputAdjointRows(dm, pdy, geo, t0, count);
+                    int count = Math.Min(chunk, tiles - t0), half = (count + 1) / 2, first = t0;
+                    // Both transforms of the chunk, its tiles in two halves on two threads (each tile written once).
+                    KernelPool.Run(2, p =>
+                    {
+                        FloatMode.EnsureFlushToZero();
+                        int s0 = p * half, n = Math.Min(half, count - s0);
+                        InputRows((float*)vA, (float*)xA, geo, first + s0, n, first, count);
+                        OutputAdjointRows((float*)dmA, (float*)dyA, geo, first + s0, n, first, count);
+                    });
                     // dU_ξ (C, O) += V_ξᵀ (C, count) · dM_ξ (count, O), each ξ on one thread.
                     KernelPool.Run(16, xi =>
                     {
@@ -256,12 +262,12 @@ public static unsafe class WinogradConv
     {
         if (!Supports(g)) return false;
         long tiles = (long)g.B * ((g.OutH + 1) / 2) * ((g.OutW + 1) / 2);
-        return tiles >= 4L * (g.C + g.O) || 16 * tiles * (g.C + g.O) <= WholeTransformFloats;
+        return tiles >= 2L * (g.C + g.O) || 16 * tiles * (g.C + g.O) <= WholeTransformFloats;
     }
 
     /// <summary>With at most this many floats of transformed input and gradient, the weight gradient transforms every
     /// tile first and runs 16 independent GEMMs over all of them (no accumulation of dU across chunks).</summary>
-    private const long WholeTransformFloats = 12L << 20;
+    internal static long WholeTransformFloats = 12L << 20;   // a field so that tests can force the chunked path
 
     /// <summary>
     /// The weight gradient for few tiles (small maps): V and dM for all tiles at once (two parallel halves), then each
@@ -298,10 +304,8 @@ public static unsafe class WinogradConv
         GC.KeepAlive(scratch);
     }
 
-    /// <summary>V_ξ[t, c] = (Bᵀ d B)_ξ for tiles t0..t0+count of x, row-major (count, C) per ξ.</summary>
-    private static void InputRows(float* v, float* x, in Conv2dGeometry g, int t0, int count) => InputRows(v, x, g, t0, count, t0, count);
-
-    /// <summary>The same for planes of <paramref name="planeRows"/> rows, tile t written to row t − rowBase.</summary>
+    /// <summary>V_ξ[t, c] = (Bᵀ d B)_ξ for tiles t0..t0+count of x, row-major per ξ in planes of <paramref name="planeRows"/>
+    /// rows, tile t written to row t − rowBase.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InputRows(float* v, float* x, in Conv2dGeometry g, int t0, int count, int rowBase, int planeRows)
     {
@@ -343,7 +347,6 @@ public static unsafe class WinogradConv
     /// dM_ξ[t, o] = (A·dY·Aᵀ)_ξ, the adjoint of the output transform, with A = [[1, 0], [1, 1], [1, −1], [0, −1]]:
     /// a tile's 2×2 output gradients (zero past the map edge) spread over its 16 positions. Row-major (count, O) per ξ.
     /// </summary>
-    private static void OutputAdjointRows(float* dm, float* dy, in Conv2dGeometry g, int t0, int count) => OutputAdjointRows(dm, dy, g, t0, count, t0, count);
 
     /// <summary>The same for planes of <paramref name="planeRows"/> rows, tile t written to row t − rowBase.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
