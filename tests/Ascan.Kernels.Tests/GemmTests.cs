@@ -14,6 +14,7 @@ public class GemmTests
     {
         { 1, 1, 1 }, { 3, 3, 3 }, { 1, 33, 7 }, { 33, 1, 7 }, { 13, 14, 15 }, { 14, 32, 31 }, { 15, 33, 13 },
         { 31, 32, 33 }, { 32, 31, 14 }, { 127, 13, 257 }, { 257, 127, 33 }, { 300, 513, 77 }, { 129, 65, 1100 },
+        { 27, 40, 9001 }, // a small output over a long K: split into K ranges
     };
 
     private static readonly SgemmPath[] _paths = [SgemmPath.Avx512, SgemmPath.Avx2, SgemmPath.Generic];
@@ -180,8 +181,9 @@ public class GemmTests
         try
         {
             // Split along M (m ≥ n) and along N (n > m), with edges, transposes, epilogue and accumulate; (256, 256, 1100)
-            // and (700, 150, 1300) take the row split with B blocks packed once and shared (several K blocks, edge panels).
-            foreach (var (m, n, k) in new[] { (301, 97, 130), (97, 301, 130), (256, 256, 1100), (70, 1000, 64), (700, 150, 1300) })
+            // and (700, 150, 1300) take the row split with B blocks packed once and shared (several K blocks, edge panels);
+            // (27, 40, 9001) the split into K ranges.
+            foreach (var (m, n, k) in new[] { (301, 97, 130), (97, 301, 130), (256, 256, 1100), (70, 1000, 64), (700, 150, 1300), (27, 40, 9001) })
             {
                 for (int t = 0; t < 4; t++)
                 {

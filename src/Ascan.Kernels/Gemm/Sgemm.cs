@@ -95,6 +95,13 @@ internal static unsafe class Sgemm
         where TK : IMicroKernel where TA : struct, IASource where TB : struct, IBSource
     {
         if (m <= 0 || n <= 0) return;
+        // (Operands packed ahead of time are laid out in the K blocks of the whole K: never split.)
+        if (epi.IsIdentity && (long)m * n <= KSplitMaxOutput && k >= 2 * KSplitMinPart
+            && typeof(TA) != typeof(PrepackedA) && typeof(TB) != typeof(PackedB.Source))
+        {
+            RunKSplit<TK, TA, TB>(a, b, m, n, k, c, ldc, accumulate);
+            return;
+        }
         long work = (long)m * n * k;
         int threads = KernelPool.IsInsidePart || work < ParallelThreshold ? 1 : KernelPool.Threads;
         if (threads == 1)
@@ -154,6 +161,54 @@ internal static unsafe class Sgemm
             SplitM = splitM, Slice = slice,
         };
         KernelPool.Run(parts, job.RunPart);
+    }
+
+    /// <summary>
+    /// A small output over a long K (the weight gradient of a conv with few channels, summed over every pixel of the
+    /// batch): K cut into a fixed number of ranges — a function of the shape only, never of the thread count — each
+    /// multiplied into its own partial C by one part, then the partials added to C in range order. Splitting M or N
+    /// instead would leave one thread idle or have every part pack the same long operand.
+    /// </summary>
+    private static void RunKSplit<TK, TA, TB>(TA a, TB b, int m, int n, int k, float* c, int ldc, bool accumulate)
+        where TK : IMicroKernel where TA : struct, IASource where TB : struct, IBSource
+    {
+        int parts = Math.Min(KSplitParts, k / KSplitMinPart);
+        int chunk = RoundUp(CeilDiv(k, parts), 16);
+        parts = CeilDiv(k, chunk);
+        long plane = (long)m * n;
+        var partial = System.Buffers.ArrayPool<float>.Shared.Rent((int)(parts * plane));
+        fixed (float* pp = partial)
+        {
+            var job = new KSplitJob<TK, TA, TB> { A = a, B = b, M = m, N = n, K = k, Chunk = chunk, Partial = pp };
+            KernelPool.Run(parts, job.RunPart);
+            for (int i = 0; i < m; i++)
+            {
+                var row = new Span<float>(c + (nint)i * ldc, n);
+                for (int p = 0; p < parts; p++)
+                {
+                    var part = new ReadOnlySpan<float>(pp + p * plane + (nint)i * n, n);
+                    if (p == 0 && !accumulate) part.CopyTo(row);
+                    else RowMath.Add(row, part);
+                }
+            }
+        }
+        System.Buffers.ArrayPool<float>.Shared.Return(partial);
+    }
+
+    private sealed class KSplitJob<TK, TA, TB> where TK : IMicroKernel where TA : struct, IASource where TB : struct, IBSource
+    {
+        public TA A;
+        public TB B;
+        public int M, N, K, Chunk;
+        public float* Partial;
+
+        public void RunPart(int part)
+        {
+            FloatMode.EnsureFlushToZero();
+            int k0 = part * Chunk, len = Math.Min(Chunk, K - k0);
+            var a = A; var b = B;
+            Block<TK, TA, TB>(ref a, ref b, 0, M, 0, N, len, Partial + (long)part * M * N, N, false, default, k0);
+        }
     }
 
     /// <summary>
@@ -227,6 +282,9 @@ internal static unsafe class Sgemm
     private const int PartsPerThread = 4;
     // Largest A (floats) packed once and shared by column slices.
     private const long SharedAMax = 1L << 20;
+    // K splits: outputs of at most this many values, at least this much K per range, at most this many ranges.
+    private const long KSplitMaxOutput = 1L << 16;
+    private const int KSplitMinPart = 2048, KSplitParts = 8;
     // Smallest B (floats) worth packing once per block for row slices (below it each part packs its own copy).
     internal static long SharedBMin = 1L << 16;
 
@@ -279,11 +337,12 @@ internal static unsafe class Sgemm
 
     /// <summary>
     /// The single-threaded loop nest over rows [i0, i0+m) and columns [j0, j0+n) of C (absolute
-    /// coordinates, so sources, bias and residual index the whole problem): NC → KC (B block) → MC (pack A) → NR → MR.
+    /// coordinates, so sources, bias and residual index the whole problem) and K range [k0, k0+k): NC → KC (B block) →
+    /// MC (pack A) → NR → MR.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block<TK, TA, TB>(ref TA aSrc, ref TB bSrc, int i0, int m, int j0, int n, int k,
-        float* c, int ldc, bool accumulate, in EpilogueArgs epi)
+        float* c, int ldc, bool accumulate, in EpilogueArgs epi, int k0 = 0)
         where TK : IMicroKernel where TA : struct, IASource where TB : struct, IBSource
     {
         int mr = TK.Mr, nr = TK.Nr;
@@ -309,11 +368,11 @@ internal static unsafe class Sgemm
         for (int jc = j0; jc < j0 + n; jc += ncBlock)
         {
             int nc = Math.Min(ncBlock, j0 + n - jc);
-            for (int pc = 0; pc < k; pc += kcBlock)
+            for (int pc = k0; pc < k0 + k; pc += kcBlock)
             {
-                int kc = Math.Min(kcBlock, k - pc);
-                bool load = accumulate || pc > 0;
-                bool last = pc + kc == k;
+                int kc = Math.Min(kcBlock, k0 + k - pc);
+                bool load = accumulate || pc > k0;
+                bool last = pc + kc == k0 + k;
                 float* blockB = bSrc.Block<TK>(jc, nc, pc, kc, packB);
                 Macro<TK, TA>(ref aSrc, blockB, i0, m, jc, nc, pc, kc, c, ldc, load, last, epi, packA);
             }
