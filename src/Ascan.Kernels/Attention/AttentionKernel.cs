@@ -1,6 +1,7 @@
 // Fused scaled-dot-product attention: tiled online-softmax forward saving the row log-sum-exp, FlashAttention-2-style backward.
 // Shapes: q, o, dq (BH, Tq, HD); k, v, dk, dv (BH, Tk, HD); lse (BH, Tq); mask (Bm, NHm, Tq, Tk) with Bm ∈ {1, B}, NHm ∈ {1, NH}.
 using System.Buffers;
+using System.Runtime.Intrinsics;
 using System.Numerics;
 using System.Runtime.InteropServices;
 
@@ -371,11 +372,24 @@ public static class AttentionKernel
             for (int c = 0; c < width; c++) dst[c * ld + r] = src[r * width + c] * factor;
     }
 
-    /// <summary>The (br, bc) tile of src (row stride 64) transposed into dst (bc, br; row stride 64).</summary>
-    private static void TransposeTile(Span<float> dst, ReadOnlySpan<float> src, int br, int bc)
+    /// <summary>
+    /// The (br, bc) tile of src (row stride 64) transposed into dst (bc, br; row stride 64), by 16×16 register blocks.
+    /// Entries of dst past row bc or column br are left with whatever the blocks carry (zeros, stale values): the
+    /// products read only the (bc, br) corner.
+    /// </summary>
+    private static unsafe void TransposeTile(Span<float> dst, ReadOnlySpan<float> src, int br, int bc)
     {
-        for (int r = 0; r < br; r++)
-            for (int c = 0; c < bc; c++) dst[c * TileK + r] = src[r * TileK + c];
+        if (!Vector512.IsHardwareAccelerated)
+        {
+            for (int r = 0; r < br; r++)
+                for (int c = 0; c < bc; c++) dst[c * TileK + r] = src[r * TileK + c];
+            return;
+        }
+        if (dst.Length < TileQ * TileK || src.Length < TileQ * TileK) throw new ArgumentException("TransposeTile needs whole 64×64 tiles.");
+        fixed (float* pd = dst) fixed (float* ps = src)
+            for (int r0 = 0; r0 < br; r0 += 16)
+                for (int c0 = 0; c0 < bc; c0 += 16)
+                    GemmPacking.Transpose16To(new StridedRows(ps + r0 * TileK + c0, TileK, Math.Min(16, br - r0)), pd + c0 * TileK + r0, TileK);
     }
 
     /// <summary>
