@@ -23,6 +23,28 @@ public class MatmulConvTests
         var rng = new Rng(12);
         GradCheck.Check(x => Ops.Linear(x[0], x[1], x[2]), new[] { GradCheck.Leaf(rng, 2, 3, 5), GradCheck.Leaf(rng, 4, 5), GradCheck.Leaf(rng, 4) });
         GradCheck.Check(x => Ops.Linear(x[0], x[1]), new[] { GradCheck.Leaf(rng, 1, 33), GradCheck.Leaf(rng, 3, 33) });
+        // With a residual added in the GEMM's output step (with and without bias; the residual also being the input).
+        GradCheck.Check(x => Ops.Linear(x[0], x[1], x[2], x[3]), new[] { GradCheck.Leaf(rng, 2, 3, 5), GradCheck.Leaf(rng, 4, 5), GradCheck.Leaf(rng, 4), GradCheck.Leaf(rng, 2, 3, 4) });
+        GradCheck.Check(x => Ops.Linear(x[0], x[1], null, x[0]), new[] { GradCheck.Leaf(rng, 7, 6), GradCheck.Leaf(rng, 6, 6) });
+    }
+
+    [Fact]
+    public void Linear_Residual_Float_MatchesSumOfParts()
+    {
+        var rng = new Rng(14);
+        Tensor Leaf(params int[] shape) { var t = Tensor.Randn(rng, DType.F32, shape); t.RequiresGrad = true; return t; }
+        var x = Leaf(3, 70, 48); var w = Leaf(40, 48); var b = Leaf(40); var r = Leaf(3, 70, 40);
+        var dy = Tensor.Randn(rng, DType.F32, 3, 70, 40);
+        var inputs = new[] { x, w, b, r };
+        Ops.Linear(x, w, b, r).Backward(dy);
+        var fused = inputs.Select(t => { var g = t.Grad!.Clone(); t.Grad = null; return g; }).ToArray();
+        var y = Ops.Linear(x, w, b, r);
+        var plain = Ops.Linear(x, w, b) + r;
+        plain.Backward(dy);
+        TensorAssert.Close(plain, y, 1e-6, 1e-6, "y");
+        for (int i = 0; i < 4; i++) TensorAssert.Close(inputs[i].Grad!, fused[i], 1e-6, 1e-6, $"grad {i}");
+        var ex = Assert.Throws<ArgumentException>(() => Ops.Linear(x, w, b, Tensor.Zeros(DType.F32, 3, 70, 41)));
+        Assert.Contains("residual shape", ex.Message);
     }
 
     [Fact]

@@ -116,8 +116,12 @@ public static partial class Ops
         protected internal override void ReleaseSaved() { ReleaseOwned(_a, Inputs[0]); ReleaseOwned(_b, Inputs[1]); _a = null; _b = null; }
     }
 
-    /// <summary>Shapes: x (…, in), weight (out, in), bias (out) → (…, out). y = x·Wᵀ + b, bias fused into the GEMM.</summary>
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
+    /// <summary>
+    /// Shapes: x (…, in), weight (out, in), bias (out), residual (…, out) → (…, out). y = x·Wᵀ + b (+ residual), bias and
+    /// residual added in the GEMM's output step: a transformer block's skip connection costs no separate sum and no
+    /// stored projection output.
+    /// </summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null, Tensor? residual = null)
     {
         using var _ = Profiler.Scope("Linear");
         CheckSameDType(x, weight, "Linear");
@@ -127,21 +131,28 @@ public static partial class Ops
             throw new ArgumentException($"Linear: input {ShapeUtil.Format(x.Shape)} does not end in {inF} features (weight {ShapeUtil.Format(weight.Shape)}{(weight.Name != null ? " " + weight.Name : "")}).");
         if (bias != null && (bias.Rank != 1 || bias.Dim(0) != outF))
             throw new ArgumentException($"Linear: bias shape {ShapeUtil.Format(bias.Shape)}, expected [{outF}].");
-        var xc = x.Contiguous(); var wc = weight.Contiguous(); var bc = bias?.Contiguous();
+        var yShape = x.ShapeArray(); yShape[^1] = outF;
+        if (residual != null)
+        {
+            CheckSameDType(x, residual, "Linear");
+            if (!residual.Shape.SequenceEqual(yShape))
+                throw new ArgumentException($"Linear: residual shape {ShapeUtil.Format(residual.Shape)}, expected the output's {ShapeUtil.Format(yShape)}.");
+        }
+        var xc = x.Contiguous(); var wc = weight.Contiguous(); var bc = bias?.Contiguous(); var rc = residual?.Contiguous();
         int rows = x.Numel / inF;
         MacCounter.Add((long)rows * inF * outF);
-        var yShape = x.ShapeArray(); yShape[^1] = outF;
         var y = Tensor.Empty(yShape, x.DType, zero: false);
-        if (x.DType == DType.F32) LinearForward<float>(y, xc, wc, bc, rows, inF, outF);
-        else LinearForward<double>(y, xc, wc, bc, rows, inF, outF);
-        if (Autograd.NeedsGraph(x, weight, bias)) Autograd.Record(y, new LinearNode(x, weight, bias, xc, wc, rows));
+        if (x.DType == DType.F32) LinearForward<float>(y, xc, wc, bc, rc, rows, inF, outF);
+        else LinearForward<double>(y, xc, wc, bc, rc, rows, inF, outF);
+        if (Autograd.NeedsGraph(x, weight, bias, residual)) Autograd.Record(y, new LinearNode(x, weight, bias, residual, xc, wc, rows));
         return y;
     }
 
-    private static void LinearForward<T>(Tensor y, Tensor x, Tensor w, Tensor? b, int rows, int inF, int outF)
+    private static void LinearForward<T>(Tensor y, Tensor x, Tensor w, Tensor? b, Tensor? r, int rows, int inF, int outF)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var epi = b == null ? default : new Epilogue<T>(b.Span<T>());
+        var epi = b == null && r == null ? default
+            : new Epilogue<T>(b == null ? default : b.ReadSpan<T>(), Activation.None, r == null ? default : r.ReadSpan<T>());
         Gemm.Compute(false, true, rows, outF, inF, x.Span<T>(), inF, w.Span<T>(), inF, y.Span<T>(), outF, false, epi);
     }
 
@@ -149,11 +160,11 @@ public static partial class Ops
     {
         private Tensor? _x, _w;
         private readonly int _rows;
+        private readonly bool _hasBias, _hasResidual;
 
-        public LinearNode(Tensor x, Tensor w, Tensor? b, Tensor xc, Tensor wc, int rows)
-            : base(b == null ? new[] { x, w } : new[] { x, w, b })
+        public LinearNode(Tensor x, Tensor w, Tensor? b, Tensor? residual, Tensor xc, Tensor wc, int rows) : base(Present(x, w, b, residual))
         {
-            _x = xc.Detach(); _w = wc.Detach(); _rows = rows;
+            _x = xc.Detach(); _w = wc.Detach(); _rows = rows; _hasBias = b != null; _hasResidual = residual != null;
         }
 
         protected internal override void Backward(Tensor g)
@@ -171,8 +182,9 @@ public static partial class Ops
             if (GradOf(0) is { } dx) Gemm.Compute(false, false, rows, inF, outF, gs, outF, w.Span<T>(), inF, dx.Span<T>(), inF, true);
             // dW (out, in) += dYᵀ (out, rows) · X (rows, in)
             if (GradOf(1) is { } dw) Gemm.Compute(true, false, outF, inF, rows, gs, outF, x.Span<T>(), inF, dw.Span<T>(), inF, true);
-            // dB (out) += column sums of dY
-            if (Inputs.Length > 2 && GradOf(2) is { } db) SumTo(db, g);
+            // dB (out) += column sums of dY; dResidual += dY
+            if (_hasBias && GradOf(2) is { } db) SumTo(db, g);
+            if (_hasResidual && GradOf(_hasBias ? 3 : 2) is { } dr) AddInPlace(dr, g);
         }
 
         protected internal override void ReleaseSaved() { ReleaseOwned(_x, Inputs[0]); ReleaseOwned(_w, Inputs[1]); _x = null; _w = null; }

@@ -156,11 +156,14 @@ public sealed class Attention : Module, ILayer
     }
 
     /// <summary>Shapes: t (B, T, C) → (B, T, C).</summary>
-    public Tensor Forward(Tensor t)
+    public Tensor Forward(Tensor t) => Forward(t, null);
+
+    /// <summary>Shapes: t (B, T, C), residual (B, T, C) or null → (B, T, C): residual + Attn(t), the sum in the projection.</summary>
+    public Tensor Forward(Tensor t, Tensor? residual)
     {
         var qkv = Qkv.Forward(t);                                                  // (B, T, 3·C) = (B, T, 3, NH, HD)
         var o = Ops.AttentionQkv(qkv, NumHeads, 1.0 / Math.Sqrt(HeadDim));        // (B, T, C), heads concatenated
-        return Proj.Forward(o);                                                    // (B, T, C)
+        return residual == null ? Proj.Forward(o) : Proj.Forward(o, residual);     // (B, T, C)
     }
 
     private PackedLinear? _qkv, _proj;
@@ -192,7 +195,14 @@ public sealed class Mlp : Module, ILayer
     }
 
     /// <summary>Shapes: t (…, C) → (…, C).</summary>
-    public Tensor Forward(Tensor t) => Fc2.Forward(Ops.Gelu(Fc1.Forward(t)));
+    public Tensor Forward(Tensor t) => Forward(t, null);
+
+    /// <summary>Shapes: t (…, C), residual (…, C) or null → (…, C): residual + MLP(t), the sum in fc2.</summary>
+    public Tensor Forward(Tensor t, Tensor? residual)
+    {
+        var h = Ops.Gelu(Fc1.Forward(t));
+        return residual == null ? Fc2.Forward(h) : Fc2.Forward(h, residual);
+    }
 
     private PackedLinear? _fc1, _fc2;
 
@@ -236,8 +246,17 @@ public sealed class TransformerBlock : AscanBlock
     {
         int b = x.Dim(0), h = x.Dim(1), w = x.Dim(2), c = x.Dim(3);
         var t = x.Reshape(b, h * w, c);                           // (B, T, C)
-        t = t + DropPath.Forward(Attn.Forward(Norm1.Forward(t)));
-        t = t + DropPath.Forward(Mlp.Forward(Norm2.Forward(t)));
+        if (!Training || DropPath.P == 0)
+        {
+            // No sample dropped: both skips are added in the output step of the projection GEMMs.
+            t = Attn.Forward(Norm1.Forward(t), residual: t);
+            t = Mlp.Forward(Norm2.Forward(t), residual: t);
+        }
+        else
+        {
+            t = t + DropPath.Forward(Attn.Forward(Norm1.Forward(t)));
+            t = t + DropPath.Forward(Mlp.Forward(Norm2.Forward(t)));
+        }
         return t.Reshape(b, h, w, c);                             // (B, H, W, C)
     }
 

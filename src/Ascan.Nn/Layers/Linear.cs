@@ -31,4 +31,7 @@ public sealed class Linear : Module, ILayer
 
     /// <summary>Shapes: x (…, in) → (…, out).</summary>
     public Tensor Forward(Tensor x) => Ops.Linear(x, Weight, Bias);
+
+    /// <summary>residual + Linear(x), the sum done in the GEMM's output step. Shapes: x (…, in), residual (…, out) → (…, out).</summary>
+    public Tensor Forward(Tensor x, Tensor residual) => Ops.Linear(x, Weight, Bias, residual);
 }
