@@ -66,3 +66,38 @@ public class MatmulConvTests
         Assert.Contains("[1, 4, 4, 3]", e.Message);
     }
 }
+
+/// <summary>
+/// Ops whose backward writes a fresh input gradient outright (no zero fill) instead of adding to it: when the input has
+/// a second consumer, whichever runs later must still add. Float32 results against the same graph in float64.
+/// </summary>
+public class OverwriteGradientTests
+{
+    private static void CheckAgainstFloat64(Func<Tensor[], Tensor> f, params Tensor[] leaves64)
+    {
+        var rng = new Rng(5);
+        var leaves32 = leaves64.Select(t => { var c = t.To(DType.F32); c.RequiresGrad = true; return c; }).ToArray();
+        var dy = f(leaves64);
+        var seed = Tensor.Randn(rng, DType.F64, dy.ShapeArray());
+        dy.Backward(seed);
+        f(leaves32).Backward(seed.To(DType.F32));
+        for (int i = 0; i < leaves64.Length; i++)
+            TensorAssert.Close(leaves64[i].Grad!, leaves32[i].Grad!.To(DType.F64), 1e-4, 1e-4, $"grad {i}");
+    }
+
+    private static Tensor Leaf(Rng rng, params int[] shape) { var t = Tensor.Randn(rng, DType.F64, shape); t.RequiresGrad = true; return t; }
+
+    [Fact]
+    public void InputWithTwoConsumers_FreshWriteThenAdd()
+    {
+        var rng = new Rng(21);
+        // Linear: x feeds two projections.
+        CheckAgainstFloat64(t => Ops.Linear(t[0], t[1]) + Ops.Linear(t[0], t[2], null, t[3]), Leaf(rng, 2, 9, 16), Leaf(rng, 5, 16), Leaf(rng, 5, 16), Leaf(rng, 2, 9, 5));
+        // 3×3 stride-1 conv (the Winograd data gradient in float32) and a strided one (cleared, then added), sharing x.
+        CheckAgainstFloat64(t => Ops.Conv2d(t[0], t[1], padding: 1).Sum() + Ops.Conv2d(t[0], t[2], stride: 2, padding: 1).Sum() * 0.5,
+            Leaf(rng, 2, 7, 6, 16), Leaf(rng, 16, 16, 3, 3), Leaf(rng, 8, 16, 3, 3));
+        // BatchNorm in training mode, and the fused attention on a qkv projection, each with a second consumer.
+        CheckAgainstFloat64(t => Ops.BatchNorm(t[0], t[1], t[2], null, null, true) * t[0], Leaf(rng, 3, 4, 5, 8), Leaf(rng, 8), Leaf(rng, 8));
+        CheckAgainstFloat64(t => Ops.AttentionQkv(t[0], 2) + t[0].Slice(2, 0, 8), Leaf(rng, 2, 20, 24));
+    }
+}

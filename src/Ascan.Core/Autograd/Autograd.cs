@@ -41,8 +41,12 @@ public static class Autograd
             throw new NotSupportedException($"{op} has no backward, but one of its inputs requires a gradient. Detach the input or run it under Autograd.NoGrad().");
     }
 
-    internal static Tensor? GradBuffer(Tensor t)
+    internal static Tensor? GradBuffer(Tensor t) => GradBuffer(t, allowUninitialised: false, out _);
+
+    /// <summary>The gradient buffer of t; a non-leaf's first one is left uninitialised when allowed (fresh: the caller overwrites it).</summary>
+    internal static Tensor? GradBuffer(Tensor t, bool allowUninitialised, out bool fresh)
     {
+        fresh = false;
         if (!t.RequiresGrad) return null;
         if (t.IsLeaf)
         {
@@ -53,7 +57,9 @@ public static class Autograd
             }
             return t.Grad;
         }
-        return t.PendingGrad ??= Tensor.Empty(t.Shape, t.DType);
+        if (t.PendingGrad != null) return t.PendingGrad;
+        fresh = allowUninitialised;
+        return t.PendingGrad = Tensor.Empty(t.Shape, t.DType, zero: !allowUninitialised);
     }
 
     /// <summary>

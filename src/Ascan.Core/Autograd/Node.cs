@@ -38,5 +38,14 @@ public abstract class Node
     /// </summary>
     protected Tensor? GradOf(int i) => Autograd.GradBuffer(Inputs[i]);
 
+    /// <summary>
+    /// <see cref="GradOf"/> for a backward that computes every element of input <paramref name="i"/>'s gradient in one go:
+    /// when no earlier consumer has written that gradient, its buffer comes uninitialised and <paramref name="fresh"/> is
+    /// true — the node must then <b>overwrite</b> all of it (no zero-fill pass, no re-reading zeros to add to).
+    /// Otherwise (a second consumer, or a leaf's persistent gradient) fresh is false and the node adds as usual.
+    /// A node that takes the same tensor twice must write the fresh buffer before anything else adds to it.
+    /// </summary>
+    protected Tensor? GradOfForOverwrite(int i, out bool fresh) => Autograd.GradBuffer(Inputs[i], allowUninitialised: true, out fresh);
+
     protected bool NeedsGrad(int i) => Inputs[i].RequiresGrad;
 }

@@ -81,10 +81,10 @@ public static partial class Ops
 
         private void Run<T>(Tensor g) where T : unmanaged, IFloatingPointIeee754<T>
         {
-            if (GradOf(0) is { } dx)
+            if (GradOfForOverwrite(0, out bool fresh) is { } dx)
             {
                 var wk = KernelLayoutWeight(Inputs[1], _g);
-                Conv2dKernels.BackwardData(dx.Span<T>(), g.ReadSpan<T>(), wk.ReadSpan<T>(), _g);
+                Conv2dKernels.BackwardData(dx.Span<T>(), g.ReadSpan<T>(), wk.ReadSpan<T>(), _g, overwrite: fresh);
                 TensorScope.Release(wk);
             }
             if (GradOf(1) is { } dw)
@@ -192,7 +192,7 @@ public static partial class Ops
         private void Run<T>(Tensor dy) where T : unmanaged, IFloatingPointIeee754<T>
         {
             int i = 1;
-            var dz = GradOf(0);
+            var dz = GradOfForOverwrite(0, out bool freshDz);
             var dgamma = _hasW ? GradOf(i++) : null;
             var dbeta = _hasB ? GradOf(i++) : null;
             var dconv = GradOf(i);
@@ -228,7 +228,7 @@ public static partial class Ops
             TensorScope.Release(wk);
             // dz = da ⊙ act'(BN(z)) overwrites da in place (element by element): one map-sized buffer fewer at the peak.
             BatchNormActKernel.Backward(SpanOrEmpty<T>(dz), SpanOrEmpty<T>(dgamma), SpanOrEmpty<T>(dbeta), default, da.ReadSpan<T>(), _z.ReadSpan<T>(),
-                wSpan, bSpan, _mean!.ReadSpan<T>(), _rstd!.ReadSpan<T>(), da.Span<T>(), _act, m, c, _training);
+                wSpan, bSpan, _mean!.ReadSpan<T>(), _rstd!.ReadSpan<T>(), da.Span<T>(), _act, m, c, _training, overwriteDx: freshDz);
             TensorScope.Release(da);
         }
 

@@ -230,12 +230,13 @@ public static partial class Ops
         protected internal override void Backward(Tensor g)
         {
             using var _ = Profiler.Backward(this);
-            if (GradOf(0) is not { } dqkv) return;
-            if (g.DType == DType.F32) Run<float>(g, dqkv); else Run<double>(g, dqkv);
+            if (GradOfForOverwrite(0, out bool fresh) is not { } dqkv) return;
+            if (g.DType == DType.F32) Run<float>(g, dqkv, fresh); else Run<double>(g, dqkv, fresh);
         }
 
         // Heads gathered into (B·NH, T, HD) scratch for the streaming backward, gradients scattered back into (B, T, 3C).
-        private void Run<T>(Tensor g, Tensor dqkv) where T : unmanaged, IFloatingPointIeee754<T>
+        // fresh: dqkv holds nothing yet; the q, k and v parts cover all of it, so they are copied rather than added.
+        private void Run<T>(Tensor g, Tensor dqkv, bool fresh) where T : unmanaged, IFloatingPointIeee754<T>
         {
             int c = _nh * _hd, n = _b * _nh * _t * _hd, ld3 = 3 * c;
             var shape = new[] { n };
@@ -251,9 +252,9 @@ public static partial class Ops
             AttentionKernel.Backward(dq.Span<T>(), dk.Span<T>(), dv.Span<T>(), default, dO.ReadSpan<T>(), q.ReadSpan<T>(), k.ReadSpan<T>(),
                 v.ReadSpan<T>(), o.ReadSpan<T>(), _lse!.ReadSpan<T>(), default, new MaskLayout(_nh, 0, 0), _b * _nh, _t, _t, _hd, T.CreateTruncating(_scale));
             var d = dqkv.Span<T>();
-            AttentionKernel.ScatterAddHeads(d, dq.ReadSpan<T>(), _b, _t, _nh, _hd, ld3, 0);
-            AttentionKernel.ScatterAddHeads(d, dk.ReadSpan<T>(), _b, _t, _nh, _hd, ld3, c);
-            AttentionKernel.ScatterAddHeads(d, dv.ReadSpan<T>(), _b, _t, _nh, _hd, ld3, 2 * c);
+            AttentionKernel.ScatterAddHeads(d, dq.ReadSpan<T>(), _b, _t, _nh, _hd, ld3, 0, fresh);
+            AttentionKernel.ScatterAddHeads(d, dk.ReadSpan<T>(), _b, _t, _nh, _hd, ld3, c, fresh);
+            AttentionKernel.ScatterAddHeads(d, dv.ReadSpan<T>(), _b, _t, _nh, _hd, ld3, 2 * c, fresh);
             foreach (var tmp in new[] { q, k, v, o, dO, dq, dk, dv }) TensorScope.Release(tmp);
         }
 

@@ -178,8 +178,9 @@ public static partial class Ops
             var x = _x!; var w = _w!;
             int outF = w.Dim(0), inF = w.Dim(1), rows = _rows;
             var gs = g.Span<T>();
-            // dX (rows, in) += dY (rows, out) · W (out, in)
-            if (GradOf(0) is { } dx) Gemm.Compute(false, false, rows, inF, outF, gs, outF, w.Span<T>(), inF, dx.Span<T>(), inF, true);
+            // dX (rows, in) (+)= dY (rows, out) · W (out, in): written outright when it is the first gradient of x.
+            if (GradOfForOverwrite(0, out bool fresh) is { } dx)
+                Gemm.Compute(false, false, rows, inF, outF, gs, outF, w.Span<T>(), inF, dx.Span<T>(), inF, accumulate: !fresh);
             // dW (out, in) += dYᵀ (out, rows) · X (rows, in)
             if (GradOf(1) is { } dw) Gemm.Compute(true, false, outF, inF, rows, gs, outF, x.Span<T>(), inF, dw.Span<T>(), inF, true);
             // dB (out) += column sums of dY; dResidual += dY

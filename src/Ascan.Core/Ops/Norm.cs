@@ -150,15 +150,15 @@ public static partial class Ops
         protected internal override void Backward(Tensor g)
         {
             using var _ = Profiler.Backward(this);
-            var dx = GradOf(0);
+            var dx = GradOfForOverwrite(0, out bool fresh);
             var dw = _hasW ? GradOf(1) : null;
             var db = _hasB ? GradOf(_hasW ? 2 : 1) : null;
-            if (g.DType == DType.F32) Run<float>(g, dx, dw, db); else Run<double>(g, dx, dw, db);
+            if (g.DType == DType.F32) Run<float>(g, dx, dw, db, fresh); else Run<double>(g, dx, dw, db, fresh);
         }
 
-        private void Run<T>(Tensor g, Tensor? dx, Tensor? dw, Tensor? db) where T : unmanaged, IFloatingPointIeee754<T> =>
+        private void Run<T>(Tensor g, Tensor? dx, Tensor? dw, Tensor? db, bool fresh) where T : unmanaged, IFloatingPointIeee754<T> =>
             BatchNormKernel.Backward(SpanOrEmpty<T>(dx), SpanOrEmpty<T>(dw), SpanOrEmpty<T>(db), g.Span<T>(), _x!.Span<T>(),
-                SpanOrEmpty<T>(_w), _mean!.Span<T>(), _rstd!.Span<T>(), _m, _c, _training);
+                SpanOrEmpty<T>(_w), _mean!.Span<T>(), _rstd!.Span<T>(), _m, _c, _training, overwriteDx: fresh);
 
         protected internal override void ReleaseSaved()
         {
@@ -261,19 +261,21 @@ public static partial class Ops
         {
             using var _ = Profiler.Backward(this);
             int i = 1;
-            var dx = GradOf(0);
+            // With a residual, x's gradient may share its buffer with the residual's (added to first): no overwrite then.
+            bool fresh = false;
+            var dx = _hasRes ? GradOf(0) : GradOfForOverwrite(0, out fresh);
             var dw = _hasW ? GradOf(i++) : null;
             var db = _hasB ? GradOf(i++) : null;
             var dres = _hasRes ? GradOf(i) : null;
             var dz = _act == Activation.None ? null : Tensor.Empty([_m * _c], g.DType, zero: false);
-            if (g.DType == DType.F32) Run<float>(g, dx, dw, db, dres, dz); else Run<double>(g, dx, dw, db, dres, dz);
+            if (g.DType == DType.F32) Run<float>(g, dx, dw, db, dres, dz, fresh); else Run<double>(g, dx, dw, db, dres, dz, fresh);
             if (dz != null) TensorScope.Release(dz);
         }
 
-        private void Run<T>(Tensor g, Tensor? dx, Tensor? dw, Tensor? db, Tensor? dres, Tensor? dz) where T : unmanaged, IFloatingPointIeee754<T> =>
+        private void Run<T>(Tensor g, Tensor? dx, Tensor? dw, Tensor? db, Tensor? dres, Tensor? dz, bool fresh) where T : unmanaged, IFloatingPointIeee754<T> =>
             BatchNormActKernel.Backward(SpanOrEmpty<T>(dx), SpanOrEmpty<T>(dw), SpanOrEmpty<T>(db), SpanOrEmpty<T>(dres), g.ReadSpan<T>(), _x!.ReadSpan<T>(),
                 _w == null ? default : _w.ReadSpan<T>(), _b == null ? default : _b.ReadSpan<T>(), _mean!.ReadSpan<T>(), _rstd!.ReadSpan<T>(),
-                SpanOrEmpty<T>(dz), _act, _m, _c, _training);
+                SpanOrEmpty<T>(dz), _act, _m, _c, _training, overwriteDx: fresh);
 
         protected internal override void ReleaseSaved()
         {

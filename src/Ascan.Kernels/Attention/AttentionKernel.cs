@@ -148,15 +148,23 @@ public static class AttentionKernel
             }
     }
 
-    /// <summary>The adjoint of <see cref="GatherHeads{T}"/>: dst rows (b, t) at offset += src (B·NH, T, HD) per head.</summary>
-    public static void ScatterAddHeads<T>(Span<T> dst, ReadOnlySpan<T> src, int b, int t, int nh, int hd, int ld, int offset)
+    /// <summary>
+    /// The adjoint of <see cref="GatherHeads{T}"/>: dst rows (b, t) at offset += src (B·NH, T, HD) per head
+    /// (= src with <paramref name="overwrite"/>, for a dst that holds nothing yet).
+    /// </summary>
+    public static void ScatterAddHeads<T>(Span<T> dst, ReadOnlySpan<T> src, int b, int t, int nh, int hd, int ld, int offset, bool overwrite = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int bi = 0; bi < b; bi++)
             for (int ti = 0; ti < t; ti++)
             {
                 var row = dst.Slice((bi * t + ti) * ld + offset, nh * hd);
-                for (int h = 0; h < nh; h++) RowMath.Add(row.Slice(h * hd, hd), src.Slice(((bi * nh + h) * t + ti) * hd, hd));
+                for (int h = 0; h < nh; h++)
+                {
+                    var part = src.Slice(((bi * nh + h) * t + ti) * hd, hd);
+                    if (overwrite) part.CopyTo(row.Slice(h * hd, hd));
+                    else RowMath.Add(row.Slice(h * hd, hd), part);
+                }
             }
     }
 

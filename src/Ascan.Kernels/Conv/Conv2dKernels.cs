@@ -86,23 +86,38 @@ public static unsafe partial class Conv2dKernels
         }
     }
 
-    /// <summary>dx += ∂L/∂x for dy = ∂L/∂y (the gradient at the conv output, before any activation).</summary>
-    public static void BackwardData<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> w, in Conv2dGeometry g)
+    /// <summary>
+    /// dx += ∂L/∂x for dy = ∂L/∂y (the gradient at the conv output, before any activation). With
+    /// <paramref name="overwrite"/> dx holds nothing yet (it may be uninitialised) and receives ∂L/∂x itself: the paths
+    /// that write every element do so directly, the others clear dx first.
+    /// </summary>
+    public static void BackwardData<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> w, in Conv2dGeometry g, bool overwrite = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(g, dy.Length, g.OutputLength, dx.Length, w.Length);
-        if (g.B == 0) return;
+        if (g.B == 0)
+        {
+            if (overwrite) dx[..g.InputLength].Clear();
+            return;
+        }
+        if (typeof(T) == typeof(float) && !g.IsDepthwise && WinogradConv.Supports(g))
+        {
+            WinogradConv.BackwardDataHwio(MemoryMarshal.Cast<T, float>(dx), MemoryMarshal.Cast<T, float>(dy), MemoryMarshal.Cast<T, float>(w), g, overwrite);
+            return;
+        }
+        int cg = g.Cg, og = g.Og;
+        if (g.IsPointwise && g.Groups == 1)
+        {
+            // dX (pixels, C) (+)= dY (pixels, O) · Wᵀ; W stored (C, O).
+            Gemm.Compute(false, true, g.B * g.H * g.W, cg, og, dy, g.O, w, g.O, dx, g.C, !overwrite);
+            return;
+        }
+        if (overwrite) dx[..g.InputLength].Clear();
         if (g.IsDepthwise)
         {
             DepthwiseConv2d.BackwardData(dx, dy, w, g);
             return;
         }
-        if (typeof(T) == typeof(float) && WinogradConv.Supports(g))
-        {
-            WinogradConv.BackwardDataHwio(MemoryMarshal.Cast<T, float>(dx), MemoryMarshal.Cast<T, float>(dy), MemoryMarshal.Cast<T, float>(w), g);
-            return;
-        }
-        int cg = g.Cg, og = g.Og;
         if (g.IsPointwise)
         {
             // dX_g (pixels, C/groups) += dY_g (pixels, O/groups) · W_gᵀ; W_g stored (C/groups, O/groups) row stride O.

@@ -189,67 +189,62 @@ public static unsafe class WinogradConv
     /// space and transposed in channels, padding 2 − pad, so it runs on the same Winograd path (its output step adds
     /// onto dx). Shapes: dx (B, H, W, C), dy (B, OH, OW, O), weight (3, 3, C, O).
     /// </summary>
-    public static void BackwardDataHwio(Span<float> dx, ReadOnlySpan<float> dy, ReadOnlySpan<float> wHwio, in Conv2dGeometry g)
+    /// <param name="overwrite">dx holds no gradient yet (uninitialised): write it instead of adding to it.</param>
+    public static void BackwardDataHwio(Span<float> dx, ReadOnlySpan<float> dy, ReadOnlySpan<float> wHwio, in Conv2dGeometry g, bool overwrite = false)
     {
         if (!Supports(g)) throw new ArgumentException($"Winograd F(2,3) does not handle this conv ({g}).");
         if (wHwio.Length < g.WeightLength) throw new ArgumentException($"Winograd weight has {wHwio.Length} values, needs {g.WeightLength}.");
         var adjoint = new Conv2dGeometry(g.B, g.OutH, g.OutW, g.O, g.C, 3, 3, 1, 1, 2 - g.PadH, 2 - g.PadW);
         var w = Scratch.Weight(g, wHwio, transposeFlip: true);
-        Forward(dx, dy, w, adjoint, new Epilogue<float>(default, Activation.None, dx));
+        Forward(dx, dy, w, adjoint, overwrite ? default : new Epilogue<float>(default, Activation.None, dx));
     }
 
     /// <summary>
     /// dw += ∂L/∂w of a 3×3 stride-1 conv by the adjoint of the Winograd forward: dU_ξ = Σ_tiles V_ξᵀ·dM_ξ with V = Bᵀ d B
     /// (the forward's input transform of x) and dM = A·dY·Aᵀ (the adjoint of the output transform), then
     /// dw = Gᵀ·dU·G per channel pair. 16 GEMMs of K = tiles instead of one of K = 9·pixels: 2.25× fewer multiply-adds.
-    /// Tiles are taken in chunks; the 16 products accumulate in parallel (one thread per ξ, a fixed order, so results
-    /// do not depend on the thread count). Shapes: dw (3, 3, C, O) accumulated, x (B, H, W, C), dy (B, OH, OW, O).
+    /// Tiles are taken in chunks (all at once when their transforms fit <see cref="WholeTransformFloats"/>), each
+    /// chunk's transforms split over two threads; the 16 products accumulate in parallel (one thread per ξ, a fixed
+    /// order, so results do not depend on the thread count). Shapes: dw (3, 3, C, O) accumulated, x (B, H, W, C),
+    /// dy (B, OH, OW, O).
     /// </summary>
     public static void BackwardWeightHwio(Span<float> dwHwio, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, in Conv2dGeometry g)
     {
-        // (Callers take this path only with many tiles per weight, see WeightGradientPays: each chunk accumulates all of dU.)
+        // (Callers take this path only with many tiles per weight, see WeightGradientPays: each chunk adds to all of dU.)
         if (!Supports(g)) throw new ArgumentException($"Winograd F(2,3) does not handle this conv ({g}).");
         if (dwHwio.Length < g.WeightLength || x.Length < g.InputLength || dy.Length < g.OutputLength)
             throw new ArgumentException($"Winograd weight gradient spans too short for {g}.");
         if (g.B == 0) return;
         FloatMode.EnsureFlushToZero();
         int c = g.C, o = g.O, th = (g.OutH + 1) / 2, tw = (g.OutW + 1) / 2, tiles = g.B * th * tw;
-        if (16L * tiles * (c + o) <= WholeTransformFloats)
-        {
-            BackwardWeightWhole(dwHwio, x, dy, g, tiles);
-            return;
-        }
-        const int chunk = 512;
+        // Few tiles (small maps): all of them in one chunk, so each dU_ξ is a single GEMM over every tile.
+        int chunk = 16L * tiles * (c + o) <= WholeTransformFloats ? tiles : 512;
         long plane = (long)c * o;
         var scratch = GradientBuffers.ForCurrentThread(16 * plane, 16L * chunk * c, 16L * chunk * o);
-        float* du = scratch.DU, v = scratch.V, dm = scratch.DM;
+        var geo = g;
+        fixed (float* px = x) fixed (float* pdy = dy) fixed (float* pdw = dwHwio)
         {
-            new Span<float>(du, (int)(16 * plane)).Clear();
-            var geo = g;
-            fixed (float* px = x) fixed (float* pdy = dy) fixed (float* pdw = dwHwio)
+            nint duA = (nint)scratch.DU, vA = (nint)scratch.V, dmA = (nint)scratch.DM, xA = (nint)px, dyA = (nint)pdy;
+            for (int t0 = 0; t0 < tiles; t0 += chunk)
             {
-                nint duA = (nint)du, vA = (nint)v, dmA = (nint)dm, xA = (nint)px, dyA = (nint)pdy;
-                for (int t0 = 0; t0 < tiles; t0 += chunk)
+                int count = Math.Min(chunk, tiles - t0), half = (count + 1) / 2, first = t0;
+                // Both transforms of the chunk, its tiles in two halves on two threads (each tile written once).
+                KernelPool.Run(2, p =>
                 {
-                    int count = Math.Min(chunk, tiles - t0), half = (count + 1) / 2, first = t0;
-                    // Both transforms of the chunk, its tiles in two halves on two threads (each tile written once).
-                    KernelPool.Run(2, p =>
-                    {
-                        FloatMode.EnsureFlushToZero();
-                        int s0 = p * half, n = Math.Min(half, count - s0);
-                        InputRows((float*)vA, (float*)xA, geo, first + s0, n, first, count);
-                        OutputAdjointRows((float*)dmA, (float*)dyA, geo, first + s0, n, first, count);
-                    });
-                    // dU_ξ (C, O) += V_ξᵀ (C, count) · dM_ξ (count, O), each ξ on one thread.
-                    KernelPool.Run(16, xi =>
-                    {
-                        FloatMode.EnsureFlushToZero();
-                        Sgemm.Run(new StridedA((float*)vA + (nint)xi * count * c, c, true), new StridedB((float*)dmA + (nint)xi * count * o, o, false),
-                            c, o, count, (float*)duA + xi * plane, o, true, default);
-                    });
-                }
-                AdjointWeightTransform(pdw, du, c, o);
+                    FloatMode.EnsureFlushToZero();
+                    int s0 = p * half, n = Math.Min(half, count - s0);
+                    InputRows((float*)vA, (float*)xA, geo, first + s0, n, first, count);
+                    OutputAdjointRows((float*)dmA, (float*)dyA, geo, first + s0, n, first, count);
+                });
+                // dU_ξ (C, O) (+)= V_ξᵀ (C, count) · dM_ξ (count, O), each ξ on one thread; the first chunk writes dU.
+                KernelPool.Run(16, xi =>
+                {
+                    FloatMode.EnsureFlushToZero();
+                    Sgemm.Run(new StridedA((float*)vA + (nint)xi * count * c, c, true), new StridedB((float*)dmA + (nint)xi * count * o, o, false),
+                        c, o, count, (float*)duA + xi * plane, o, first > 0, default);
+                });
             }
+            AdjointWeightTransform(pdw, scratch.DU, c, o);
         }
         GC.KeepAlive(scratch);
     }
@@ -269,40 +264,6 @@ public static unsafe class WinogradConv
     /// tile first and runs 16 independent GEMMs over all of them (no accumulation of dU across chunks).</summary>
     internal static long WholeTransformFloats = 12L << 20;   // a field so that tests can force the chunked path
 
-    /// <summary>
-    /// The weight gradient for few tiles (small maps): V and dM for all tiles at once (two parallel halves), then each
-    /// dU_ξ = V_ξᵀ·dM_ξ by one single-threaded GEMM of K = tiles (ξ in parallel), then dw += Gᵀ·dU·G.
-    /// </summary>
-    private static void BackwardWeightWhole(Span<float> dwHwio, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, in Conv2dGeometry g, int tiles)
-    {
-        int c = g.C, o = g.O;
-        long plane = (long)c * o;
-        var scratch = GradientBuffers.ForCurrentThread(16 * plane, 16L * tiles * c, 16L * tiles * o);
-        float* du = scratch.DU, v = scratch.V, dm = scratch.DM;
-        {
-            var geo = g;
-            fixed (float* px = x) fixed (float* pdy = dy) fixed (float* pdw = dwHwio)
-            {
-                nint duA = (nint)du, vA = (nint)v, dmA = (nint)dm, xA = (nint)px, dyA = (nint)pdy;
-                int half = (tiles + 1) / 2;
-                KernelPool.Run(2, p =>
-                {
-                    FloatMode.EnsureFlushToZero();
-                    int t0 = p * half, count = Math.Min(half, tiles - t0);
-                    InputRows((float*)vA, (float*)xA, geo, t0, count, 0, tiles);
-                    OutputAdjointRows((float*)dmA, (float*)dyA, geo, t0, count, 0, tiles);
-                });
-                KernelPool.Run(16, xi =>
-                {
-                    FloatMode.EnsureFlushToZero();
-                    Sgemm.Run(new StridedA((float*)vA + (nint)xi * tiles * c, c, true), new StridedB((float*)dmA + (nint)xi * tiles * o, o, false),
-                        c, o, tiles, (float*)duA + xi * plane, o, false, default);
-                });
-                AdjointWeightTransform(pdw, du, c, o);
-            }
-        }
-        GC.KeepAlive(scratch);
-    }
 
     /// <summary>V_ξ[t, c] = (Bᵀ d B)_ξ for tiles t0..t0+count of x, row-major per ξ in planes of <paramref name="planeRows"/>
     /// rows, tile t written to row t − rowBase.</summary>

@@ -77,10 +77,13 @@ public static class ChannelKernel
         }
     }
 
-    /// <summary>dx[r,ch] += dy[r,ch]·a[ch] + x[r,ch]·b[ch] + k[ch]: every norm backward is this map once its reductions are known.</summary>
+    /// <summary>
+    /// dx[r,ch] += dy[r,ch]·a[ch] + x[r,ch]·b[ch] + k[ch]: every norm backward is this map once its reductions are known.
+    /// <paramref name="overwrite"/>: dx holds nothing yet (may be uninitialised) and is set, not added to.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AffineBackward<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> k, int m, int c)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    public static void AffineBackward<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> k, int m, int c,
+        bool overwrite = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int w = Vector512<T>.Count;
         ref T dxr = ref MemoryMarshal.GetReference(dx);
@@ -94,13 +97,16 @@ public static class ChannelKernel
             int ch = 0, o = r * c;
             for (; ch <= c - w; ch += w)
             {
-                var v = Vector512.LoadUnsafe(ref dxr, (nuint)(o + ch)) + Vector512.LoadUnsafe(ref kr, (nuint)ch);
+                var v = overwrite ? Vector512.LoadUnsafe(ref kr, (nuint)ch) : Vector512.LoadUnsafe(ref dxr, (nuint)(o + ch)) + Vector512.LoadUnsafe(ref kr, (nuint)ch);
                 v = RowMath.Fma(Vector512.LoadUnsafe(ref dyr, (nuint)(o + ch)), Vector512.LoadUnsafe(ref ar, (nuint)ch), v);
                 v = RowMath.Fma(Vector512.LoadUnsafe(ref xr, (nuint)(o + ch)), Vector512.LoadUnsafe(ref br, (nuint)ch), v);
                 v.StoreUnsafe(ref dxr, (nuint)(o + ch));
             }
             for (; ch < c; ch++)
-                Unsafe.Add(ref dxr, o + ch) += Unsafe.Add(ref dyr, o + ch) * Unsafe.Add(ref ar, ch) + Unsafe.Add(ref xr, o + ch) * Unsafe.Add(ref br, ch) + Unsafe.Add(ref kr, ch);
+            {
+                T v = Unsafe.Add(ref dyr, o + ch) * Unsafe.Add(ref ar, ch) + Unsafe.Add(ref xr, o + ch) * Unsafe.Add(ref br, ch) + Unsafe.Add(ref kr, ch);
+                Unsafe.Add(ref dxr, o + ch) = overwrite ? v : Unsafe.Add(ref dxr, o + ch) + v;
+            }
         }
     }
 
@@ -155,11 +161,11 @@ public static class ChannelKernel
     }
 
     /// <summary>AffineBackward over row blocks in parallel (rows are independent).</summary>
-    public static unsafe void AffineBackwardParallel<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> k, int m, int c)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    public static unsafe void AffineBackwardParallel<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> k, int m, int c,
+        bool overwrite = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int parts = Parts(m, c);
-        if (parts <= 1) { AffineBackward(dx, dy, x, a, b, k, m, c); return; }
+        if (parts <= 1) { AffineBackward(dx, dy, x, a, b, k, m, c, overwrite); return; }
         fixed (T* pdx = dx) fixed (T* pdy = dy) fixed (T* px = x) fixed (T* pa = a) fixed (T* pb = b) fixed (T* pk = k)
         {
             var dxp = new Pinned<T>(pdx, dx.Length); var dyp = new Pinned<T>(pdy, dy.Length); var xp = new Pinned<T>(px, x.Length);
@@ -167,7 +173,7 @@ public static class ChannelKernel
             KernelPool.Run(parts, p =>
             {
                 int r0 = (int)((long)m * p / parts), r1 = (int)((long)m * (p + 1) / parts), len = (r1 - r0) * c;
-                AffineBackward(dxp.Slice(r0 * c, len), dyp.Slice(r0 * c, len), xp.Slice(r0 * c, len), ap.Span, bp.Span, kp.Span, r1 - r0, c);
+                AffineBackward(dxp.Slice(r0 * c, len), dyp.Slice(r0 * c, len), xp.Slice(r0 * c, len), ap.Span, bp.Span, kp.Span, r1 - r0, c, overwrite);
             });
         }
     }
@@ -225,18 +231,19 @@ public static class BatchNormKernel
     /// statistics) and the backward goes through them; otherwise they are constants (eval mode).
     /// </summary>
     public static void Backward<T>(Span<T> dx, Span<T> dw, Span<T> db, ReadOnlySpan<T> dy, ReadOnlySpan<T> x,
-        ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd, int m, int c, bool training) where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd, int m, int c, bool training, bool overwriteDx = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         // s1 = Σ dy, s2 = Σ dy·(x − mean): then Σ dy·x̂ = rstd·s2.
         var s1 = new T[c]; var s2 = new T[c];
         ChannelKernel.ColumnSumsParallel(s1, s2, dy, x, default, mean, m, c);
-        BackwardFromSums(dx, dw, db, dy, x, weight, mean, rstd, s1, s2, m, c, training);
+        BackwardFromSums(dx, dw, db, dy, x, weight, mean, rstd, s1, s2, m, c, training, overwriteDx);
     }
 
     /// <summary>The rest of <see cref="Backward"/> once s1 = Σ dy and s2 = Σ dy·(x − mean) are known.</summary>
     public static void BackwardFromSums<T>(Span<T> dx, Span<T> dw, Span<T> db, ReadOnlySpan<T> dy, ReadOnlySpan<T> x,
-        ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd, ReadOnlySpan<T> s1, ReadOnlySpan<T> s2, int m, int c, bool training)
-        where T : unmanaged, IFloatingPointIeee754<T>
+        ReadOnlySpan<T> weight, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd, ReadOnlySpan<T> s1, ReadOnlySpan<T> s2, int m, int c, bool training,
+        bool overwriteDx = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int ch = 0; ch < c; ch++)
         {
@@ -259,7 +266,7 @@ public static class BatchNormKernel
             b[ch] = -t3;
             k[ch] = -a[ch] * s1[ch] * inv + t3 * mean[ch];
         }
-        ChannelKernel.AffineBackwardParallel(dx, dy, x, a, b, k, m, c);
+        ChannelKernel.AffineBackwardParallel(dx, dy, x, a, b, k, m, c, overwriteDx);
     }
 }
 
@@ -336,10 +343,11 @@ public static class BatchNormActKernel
     /// Accumulates dx, dw, db (BatchNorm's backward, through the batch statistics when training) and dResidual += dy,
     /// from dz = dy ⊙ act'(z), z = BN(x) recomputed. dz is written to <paramref name="dzScratch"/> (m·c values) unless
     /// act is None, where dz = dy.
+    /// <paramref name="overwriteDx"/>: dx holds nothing yet (may be uninitialised) and is set, not added to.
     /// </summary>
     public static unsafe void Backward<T>(Span<T> dx, Span<T> dw, Span<T> db, Span<T> dResidual, ReadOnlySpan<T> dy, ReadOnlySpan<T> x,
         ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd, Span<T> dzScratch, Activation act,
-        int m, int c, bool training) where T : unmanaged, IFloatingPointIeee754<T>
+        int m, int c, bool training, bool overwriteDx = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!dResidual.IsEmpty) RowMath.Add(dResidual, dy);
         ReadOnlySpan<T> dz = dy;
@@ -384,10 +392,10 @@ public static class BatchNormActKernel
             }
             System.Buffers.ArrayPool<T>.Shared.Return(partial);
             dz = dzScratch[..(m * c)];
-            BatchNormKernel.BackwardFromSums(dx, dw, db, dz, x, weight, mean, rstd, sum1, sum2, m, c, training);
+            BatchNormKernel.BackwardFromSums(dx, dw, db, dz, x, weight, mean, rstd, sum1, sum2, m, c, training, overwriteDx);
             return;
         }
-        BatchNormKernel.Backward(dx, dw, db, dz, x, weight, mean, rstd, m, c, training);
+        BatchNormKernel.Backward(dx, dw, db, dz, x, weight, mean, rstd, m, c, training, overwriteDx);
     }
 
     /// <summary>
