@@ -274,4 +274,30 @@ public class GemmTests
         KernelPool.Run(4, i => KernelPool.Run(3, j => Interlocked.Increment(ref nested[i * 3 + j])));
         Assert.All(nested, h => Assert.Equal(1, h));
     }
+
+    // Workers watch for the next job for a while, then sleep: thousands of back-to-back jobs, jobs after a pause long
+    // enough for them to sleep, and a thread limit of 1 (no worker may help) all run every part exactly once.
+    [Fact]
+    public void KernelPool_BackToBackAndAfterSleep_EveryPartOnce_ThreadLimitRespected()
+    {
+        int old = KernelPool.Threads;
+        try
+        {
+            KernelPool.Threads = 2;
+            var hits = new int[5];
+            for (int round = 0; round < 3000; round++)
+            {
+                Array.Clear(hits);
+                KernelPool.Run(hits.Length, i => Interlocked.Increment(ref hits[i]));
+                Assert.All(hits, h => Assert.Equal(1, h));
+                if (round % 1000 == 999) Thread.Sleep(30);
+            }
+            KernelPool.Threads = 1;
+            int caller = Environment.CurrentManagedThreadId;
+            var threads = new int[16];
+            KernelPool.Run(threads.Length, i => threads[i] = Environment.CurrentManagedThreadId);
+            Assert.All(threads, t => Assert.Equal(caller, t));
+        }
+        finally { KernelPool.Threads = old; }
+    }
 }

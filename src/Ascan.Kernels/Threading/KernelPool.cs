@@ -1,4 +1,6 @@
 // Dedicated worker threads for kernels: fixed partitioning, deterministic, FTZ/DAZ on every worker.
+using System.Diagnostics;
+
 namespace Ascan.Kernels;
 
 /// <summary>
@@ -30,6 +32,13 @@ public static class KernelPool
     private static readonly object _gate = new();
     private static Worker[] _workers = [];
     private static volatile Job? _current;
+    // Bumped by every parallel Run after publishing its job: workers spinning between jobs watch it.
+    private static int _jobSeq;
+    // How long an idle worker keeps watching for the next job before it sleeps. A training step runs thousands of
+    // parallel kernels back to back, with short single-threaded stretches between them; a sleeping worker costs a
+    // futex wake-up and a late start on every one. ASCAN_KERNEL_SPIN_US overrides it (0: sleep at once).
+    private static readonly long _spinTicks = Stopwatch.Frequency *
+        (long.TryParse(Environment.GetEnvironmentVariable("ASCAN_KERNEL_SPIN_US"), out long us) && us >= 0 ? us : 100) / 1_000_000;
     // Shared by all jobs: a job starts only after the previous one has completed every part.
     private static readonly ManualResetEventSlim _done = new(false);
 
@@ -47,10 +56,11 @@ public static class KernelPool
         try
         {
             EnsureWorkers(threads - 1);
-            var job = new Job(body, parts);
+            var job = new Job(body, parts, threads);
             _done.Reset();
             _current = job;
-            for (int w = 0; w < threads - 1; w++) _workers[w].Wake();
+            Interlocked.Increment(ref _jobSeq);
+            for (int w = 0; w < threads - 1; w++) _workers[w].WakeIfSleeping();
 
             job.RunPart(0);
             job.Drain();
@@ -85,8 +95,10 @@ public static class KernelPool
     }
 
     // One Run call. A worker that wakes late sees either this job (and helps) or a finished one (Next >= parts).
-    private sealed class Job(Action<int> body, int parts)
+    private sealed class Job(Action<int> body, int parts, int threads)
     {
+        /// <summary>Threads the job may use: workers 1 … Threads − 1 help, others leave it alone.</summary>
+        public readonly int Threads = threads;
         private readonly int _parts = parts;
         private readonly Action<int> _body = body;
         public int Next = 1; // part 0 belongs to the caller
@@ -116,22 +128,41 @@ public static class KernelPool
     private sealed class Worker
     {
         private readonly SemaphoreSlim _wake = new(0);
+        private readonly int _id;
+        private int _sleeping;
 
         public Worker(int id)
         {
+            _id = id;
             var thread = new Thread(Loop) { IsBackground = true, Name = $"Ascan kernel worker {id}" };
             thread.Start();
         }
 
-        public void Wake() => _wake.Release();
+        /// <summary>Called after the job is published and the sequence bumped; a spinning worker sees the bump itself.</summary>
+        public void WakeIfSleeping()
+        {
+            if (Volatile.Read(ref _sleeping) != 0) _wake.Release();
+        }
 
         private void Loop()
         {
             FloatMode.EnsureFlushToZero();
+            int seen = Volatile.Read(ref _jobSeq);
             while (true)
             {
-                _wake.Wait(); // SemaphoreSlim spins before it blocks, which keeps back-to-back kernels cheap
-                _current?.Drain();
+                long until = Stopwatch.GetTimestamp() + _spinTicks;
+                while (Volatile.Read(ref _jobSeq) == seen && Stopwatch.GetTimestamp() < until) Thread.SpinWait(20);
+                if (Volatile.Read(ref _jobSeq) == seen)
+                {
+                    // Announce the sleep, then look once more: a Run that bumped the sequence before seeing the flag
+                    // is caught by this second look; one that saw the flag releases the semaphore. (A release that
+                    // finds the worker already awake leaves a count behind: one harmless extra turn of the loop.)
+                    Interlocked.Exchange(ref _sleeping, 1);
+                    if (Volatile.Read(ref _jobSeq) == seen) _wake.Wait();
+                    Interlocked.Exchange(ref _sleeping, 0);
+                }
+                seen = Volatile.Read(ref _jobSeq);
+                if (_current is { } job && _id < job.Threads) job.Drain();
             }
         }
     }
