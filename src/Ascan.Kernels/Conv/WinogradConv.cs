@@ -54,20 +54,27 @@ public sealed unsafe class WinogradWeight : IDisposable
             _data = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity * sizeof(float)), 64);
             GC.AddMemoryPressure(_capacity * sizeof(float));
         }
-        int[] sigma = [3, 1, 2, 0];
-        for (int xi = 0; xi < 16; xi++)
+        // The 16 planes are independent: packed in parallel (a training step repacks every 3×3 weight twice).
+        nint uA = (nint)u, dataA = (nint)_data;
+        long planeFloats = _plane;
+        int kcb = _kcb, nPad = _nPad;
+        bool avx512 = Sgemm.ActivePath == SgemmPath.Avx512;
+        KernelPool.Run(16, xi =>
         {
-            int src = transposeFlip ? sigma[xi / 4] * 4 + sigma[xi % 4] : xi;
-            float* b = u + (long)src * c * o;
-            float* dst = _data + xi * _plane;
-            for (int pc = 0; pc < k; pc += _kcb)
+            int src = transposeFlip ? Sigma(xi / 4) * 4 + Sigma(xi % 4) : xi;
+            float* b = (float*)uA + (long)src * c * o;
+            float* dst = (float*)dataA + xi * planeFloats;
+            for (int pc = 0; pc < k; pc += kcb)
             {
-                int kc = Math.Min(_kcb, k - pc);
-                if (Sgemm.ActivePath == SgemmPath.Avx512) GemmPacking.PackB<Kernel14x32>(transposeFlip, b, o, pc, kc, 0, n, dst + (nint)pc * _nPad);
-                else GemmPacking.PackB<Kernel6x16>(transposeFlip, b, o, pc, kc, 0, n, dst + (nint)pc * _nPad);
+                int kc = Math.Min(kcb, k - pc);
+                if (avx512) GemmPacking.PackB<Kernel14x32>(transposeFlip, b, o, pc, kc, 0, n, dst + (nint)pc * nPad);
+                else GemmPacking.PackB<Kernel6x16>(transposeFlip, b, o, pc, kc, 0, n, dst + (nint)pc * nPad);
             }
-        }
+        });
     }
+
+    /// <summary>σ: tile rows/columns 0 and 3 swapped (see <see cref="Pack"/>).</summary>
+    private static int Sigma(int i) => i == 0 ? 3 : i == 3 ? 0 : i;
 
     public void Dispose()
     {
@@ -143,10 +150,19 @@ public static unsafe class WinogradConv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Transform(float* u, float* hwio, int c, int o)
     {
+        // Input channels in two halves on two threads (each writes its own rows of every plane).
+        nint uA = (nint)u, wA = (nint)hwio;
+        int half = (c + 1) / 2;
+        KernelPool.Run(2, p => TransformRows((float*)uA, (float*)wA, c, o, p * half, Math.Min(c, (p + 1) * half)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransformRows(float* u, float* hwio, int c, int o, int first, int end)
+    {
         long plane = (long)c * o;
         var half = Vector512.Create(0.5f);
         var r = stackalloc Vector512<float>[12];
-        for (int ci = 0; ci < c; ci++)
+        for (int ci = first; ci < end; ci++)
             for (int o0 = 0; o0 < o; o0 += 16)
             {
                 float* g = hwio + (long)ci * o + o0;
