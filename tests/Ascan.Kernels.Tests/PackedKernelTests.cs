@@ -155,6 +155,7 @@ public class PackedKernelTests
     [Theory]
     [InlineData(32, 16, 3)]   // blocked 16×16 transposes
     [InlineData(48, 32, 1)]
+    [InlineData(256, 128, 3)] // large enough for column blocks in parallel (1152 columns in 4 parts)
     [InlineData(20, 3, 3)]    // scalar fallback
     public void WeightLayout_FromAndBackToTorch(int o, int c, int k)
     {

@@ -256,11 +256,22 @@ public static unsafe partial class Conv2dKernels
     private static void LayoutTranspose(float* po, float* pt, in Conv2dGeometry g, bool toTorch)
     {
         int o = g.O, cg = g.Cg, kk = g.KH * g.KW, q = cg * kk;
+        // Large weights (a training step relays every conv weight out and its gradient back): column blocks of q in
+        // parallel, each part writing its own columns of torch / rows of ours.
+        int parts = (long)o * q >= 1 << 16 ? Math.Min(4, q / 16) : 1;
+        int blocks = q / 16, per = (blocks + parts - 1) / parts;
+        nint poA = (nint)po, ptA = (nint)pt;
+        KernelPool.Run(parts, p => LayoutTransposeColumns((float*)poA, (float*)ptA, o, cg, kk, toTorch, p * per * 16, Math.Min(q, (p + 1) * per * 16)));
+    }
+
+    private static void LayoutTransposeColumns(float* po, float* pt, int o, int cg, int kk, bool toTorch, int qStart, int qEnd)
+    {
+        int q = cg * kk;
         var rows = stackalloc int[16];
         float* tmp = stackalloc float[16 * 16];
         float* t16 = stackalloc float[16 * 16];
         {
-            for (int q0 = 0; q0 < q; q0 += 16)
+            for (int q0 = qStart; q0 < qEnd; q0 += 16)
             {
                 for (int j = 0; j < 16; j++)
                 {

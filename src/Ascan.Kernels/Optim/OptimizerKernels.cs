@@ -22,14 +22,38 @@ public static class OptimizerKernels
     /// Shapes: p, m, v, g (n); vMax (n) when amsgrad, else empty. torch.optim.AdamW's rule:
     ///   p ← p·(1 − lr·wd);  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²;  (amsgrad: vMax ← max(vMax, v), use vMax)
     ///   p ← p − (lr / bc1) · m / (√v / √bc2 + eps)
+    /// Large tensors are cut into fixed, vector-aligned ranges run on the kernel threads (element-wise: the result does
+    /// not depend on the split).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AdamW<T>(Span<T> p, Span<T> m, Span<T> v, Span<T> vMax, ReadOnlySpan<T> g, AdamWStep s)
+    public static unsafe void AdamW<T>(Span<T> p, Span<T> m, Span<T> v, Span<T> vMax, ReadOnlySpan<T> g, AdamWStep s)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = p.Length;
         if (m.Length != n || v.Length != n || g.Length != n || (!vMax.IsEmpty && vMax.Length != n))
             throw new ArgumentException("AdamW: parameter, moments and gradient must have the same length.");
+        if (n < ParallelMin) { AdamWRange(p, m, v, vMax, g, s); return; }
+        int chunk = (n / ParallelParts + 63) / 64 * 64, parts = (n + chunk - 1) / chunk;
+        bool ams = !vMax.IsEmpty;
+        fixed (T* pp = p) fixed (T* pm = m) fixed (T* pv = v) fixed (T* px = vMax) fixed (T* pg = g)
+        {
+            var P = new Pinned<T>(pp, n); var M = new Pinned<T>(pm, n); var V = new Pinned<T>(pv, n);
+            var X = new Pinned<T>(px, ams ? n : 0); var G = new Pinned<T>(pg, n);
+            KernelPool.Run(parts, i =>
+            {
+                int start = i * chunk, len = Math.Min(chunk, n - start);
+                AdamWRange(P.Slice(start, len), M.Slice(start, len), V.Slice(start, len), ams ? X.Slice(start, len) : default, G.Slice(start, len), s);
+            });
+        }
+    }
+
+    // Tensors of at least this many values are updated in ParallelParts ranges.
+    private const int ParallelMin = 1 << 16, ParallelParts = 4;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AdamWRange<T>(Span<T> p, Span<T> m, Span<T> v, Span<T> vMax, ReadOnlySpan<T> g, AdamWStep s)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = p.Length;
         bool ams = !vMax.IsEmpty;
         T decay = T.CreateTruncating(1 - s.Lr * s.WeightDecay);
         T b1 = T.CreateTruncating(s.Beta1), ob1 = T.CreateTruncating(1 - s.Beta1);
