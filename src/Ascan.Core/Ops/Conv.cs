@@ -134,37 +134,20 @@ public static partial class Ops
         var zc = Dense(z); var wc = DenseOrNull(bnWeight); var bc = DenseOrNull(bnBias);
         var mean = Tensor.Empty([c], z.DType, zero: false);
         var rstd = Tensor.Empty([c], z.DType, zero: false);
-        var y = Tensor.Empty([g.B, g.H, g.W, g.O], z.DType, zero: false);
-        var wk = KernelLayoutWeight(convWeight, g);
-        if (z.DType == DType.F32 && AffineActGemm.IsSupported)
-        {
-            // act(BN(z)) is computed while the GEMM packs its A panels: never written to memory.
-            var mu = mean.Span<float>(); var variance = new float[c];
-            BatchNormBatchOrRunning<float>(mu, variance, zc, runningMean, runningVar, training, momentum, m, c);
-            var scale = new float[c]; var shift = new float[c];
-            BatchNormActKernel.ScaleShift<float>(scale, shift, rstd.Span<float>(), mu, variance,
-                wc == null ? default : wc.ReadSpan<float>(), bc == null ? default : bc.ReadSpan<float>(), c, eps);
-            AffineActGemm.Forward(y.Span<float>(), zc.ReadSpan<float>(), scale, shift, act, wk.ReadSpan<float>(), m, c, g.O);
-        }
-        else ForwardMaterialised(y, zc, wc, bc, mean, rstd, wk, runningMean, runningVar, training, act, momentum, eps, g);
-        TensorScope.Release(wk);
-        if (Autograd.NeedsGraph(z, bnWeight, bnBias, convWeight))
-            Autograd.Record(y, new BatchNormActConv1x1Node(z, bnWeight, bnBias, convWeight, zc, wc, bc, mean, rstd, g, training, act));
-        return y;
-    }
-
-    /// <summary>The reference route (float64, or no packed GEMM): a = act(BN(z)) written out, then the 1×1 conv.</summary>
-    private static void ForwardMaterialised(Tensor y, Tensor zc, Tensor? wc, Tensor? bc, Tensor mean, Tensor rstd, Tensor wk,
-        Tensor? runningMean, Tensor? runningVar, bool training, Activation act, double momentum, double eps, in Conv2dGeometry g)
-    {
-        int c = g.C, m = g.B * g.H * g.W;
-        var z = zc;
+        // a = act(BN(z)) goes to a scratch buffer for the GEMM and back to the pool at once. (Computing it while the GEMM
+        // packs its A panels instead measured slower: the 1×1 conv reuses each value only O times.)
         var a = Tensor.Empty(z.Shape, z.DType, zero: false);
         if (z.DType == DType.F32) BatchNormActForward<float>(a, mean, rstd, zc, wc, bc, null, runningMean, runningVar, training, momentum, eps, m, c, act);
         else BatchNormActForward<double>(a, mean, rstd, zc, wc, bc, null, runningMean, runningVar, training, momentum, eps, m, c, act);
+        var y = Tensor.Empty([g.B, g.H, g.W, g.O], z.DType, zero: false);
+        var wk = KernelLayoutWeight(convWeight, g);
         if (z.DType == DType.F32) Conv2dKernels.Forward(y.Span<float>(), a.ReadSpan<float>(), wk.ReadSpan<float>(), default, g);
         else Conv2dKernels.Forward(y.Span<double>(), a.ReadSpan<double>(), wk.ReadSpan<double>(), default, g);
+        TensorScope.Release(wk);
         TensorScope.Release(a);
+        if (Autograd.NeedsGraph(z, bnWeight, bnBias, convWeight))
+            Autograd.Record(y, new BatchNormActConv1x1Node(z, bnWeight, bnBias, convWeight, zc, wc, bc, mean, rstd, g, training, act));
+        return y;
     }
 
     private sealed class BatchNormActConv1x1Node : Node
@@ -201,22 +184,12 @@ public static partial class Ops
             var bSpan = _b == null ? default : _b.ReadSpan<T>();
             if (dconv != null)
             {
-                // dW = aᵀ·dY with a = act(BN(z)) recomputed from the saved statistics — while packing, in float32.
+                // dW = aᵀ·dY with a = act(BN(z)) recomputed from the saved statistics.
                 var dwk = Tensor.Empty([1, 1, c, _g.O], dy.DType);
-                if (typeof(T) == typeof(float) && AffineActGemm.IsSupported)
-                {
-                    var scale = new float[c]; var shift = new float[c];
-                    BatchNormActKernel.ScaleShiftFromRstd<float>(scale, shift, _mean!.ReadSpan<float>(), _rstd!.ReadSpan<float>(),
-                        _w == null ? default : _w.ReadSpan<float>(), _b == null ? default : _b.ReadSpan<float>(), c);
-                    AffineActGemm.WeightGradient(dwk.Span<float>(), _z!.ReadSpan<float>(), scale, shift, _act, dy.ReadSpan<float>(), m, c, _g.O);
-                }
-                else
-                {
-                    var a = Tensor.Empty(_z!.Shape, dy.DType, zero: false);
-                    BatchNormActKernel.ApplyWithRstd(a.Span<T>(), _z.ReadSpan<T>(), _mean!.ReadSpan<T>(), _rstd!.ReadSpan<T>(), wSpan, bSpan, default, _act, m, c);
-                    Conv2dKernels.BackwardWeight(dwk.Span<T>(), a.ReadSpan<T>(), dy.ReadSpan<T>(), _g);
-                    TensorScope.Release(a);
-                }
+                var a = Tensor.Empty(_z!.Shape, dy.DType, zero: false);
+                BatchNormActKernel.ApplyWithRstd(a.Span<T>(), _z.ReadSpan<T>(), _mean!.ReadSpan<T>(), _rstd!.ReadSpan<T>(), wSpan, bSpan, default, _act, m, c);
+                Conv2dKernels.BackwardWeight(dwk.Span<T>(), a.ReadSpan<T>(), dy.ReadSpan<T>(), _g);
+                TensorScope.Release(a);
                 Conv2dKernels.AddToTorchLayout(dconv.Span<T>(), dwk.ReadSpan<T>(), _g);
                 TensorScope.Release(dwk);
             }

@@ -298,7 +298,7 @@ public static class BatchNormActKernel
     }
 
     /// <summary>BN(x) = x·scale + shift per channel: scale = rstd·weight, shift = bias − mean·scale (weight 1, bias 0 when empty).</summary>
-    public static void ScaleShiftFromRstd<T>(Span<T> scale, Span<T> shift, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd,
+    private static void ScaleShiftFromRstd<T>(Span<T> scale, Span<T> shift, ReadOnlySpan<T> mean, ReadOnlySpan<T> rstd,
         ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, int c) where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int ch = 0; ch < c; ch++)
@@ -442,7 +442,7 @@ public static class BatchNormActKernel
     }
 
     /// <summary>rstd = 1/√(variance + eps), then scale and shift as <see cref="ScaleShiftFromRstd"/>.</summary>
-    public static void ScaleShift<T>(Span<T> scale, Span<T> shift, Span<T> rstd, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance,
+    private static void ScaleShift<T>(Span<T> scale, Span<T> shift, Span<T> rstd, ReadOnlySpan<T> mean, ReadOnlySpan<T> variance,
         ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, int c, double eps) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T e = T.CreateTruncating(eps);
