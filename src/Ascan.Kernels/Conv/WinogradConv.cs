@@ -236,11 +236,13 @@ public static unsafe class WinogradConv
         // Few tiles (small maps): all of them in one chunk, so each dU_ξ is a single GEMM over every tile.
         int chunk = 16L * tiles * (c + o) <= WholeTransformFloats ? tiles : 512;
         long plane = (long)c * o;
-        var scratch = GradientBuffers.ForCurrentThread(16 * plane, 16L * chunk * c, 16L * chunk * o);
+        var du = NativeScratch.Get(ref _gradDU, 16 * plane);
+        var v = NativeScratch.Get(ref _gradV, 16L * chunk * c);
+        var dm = NativeScratch.Get(ref _gradDM, 16L * chunk * o);
         var geo = g;
         fixed (float* px = x) fixed (float* pdy = dy) fixed (float* pdw = dwHwio)
         {
-            nint duA = (nint)scratch.DU, vA = (nint)scratch.V, dmA = (nint)scratch.DM, xA = (nint)px, dyA = (nint)pdy;
+            nint duA = (nint)du.Data, vA = (nint)v.Data, dmA = (nint)dm.Data, xA = (nint)px, dyA = (nint)pdy;
             for (int t0 = 0; t0 < tiles; t0 += chunk)
             {
                 int count = Math.Min(chunk, tiles - t0), half = (count + 1) / 2, first = t0;
@@ -260,9 +262,9 @@ public static unsafe class WinogradConv
                         c, o, count, (float*)duA + xi * plane, o, first > 0, default);
                 });
             }
-            AdjointWeightTransform(pdw, scratch.DU, c, o);
+            AdjointWeightTransform(pdw, du.Data, c, o);
         }
-        GC.KeepAlive(scratch);
+        GC.KeepAlive(du); GC.KeepAlive(v); GC.KeepAlive(dm);
     }
 
     /// <summary>
@@ -399,21 +401,14 @@ public static unsafe class WinogradConv
     private static class Scratch
     {
         [ThreadStatic] private static WinogradWeight? _weight;
-        [ThreadStatic] private static float* _u;
-        [ThreadStatic] private static long _uFloats;
 
         public static WinogradWeight Weight(in Conv2dGeometry g, ReadOnlySpan<float> wHwio, bool transposeFlip)
         {
-            long need = 16L * g.C * g.O;
-            if (_uFloats < need)
-            {
-                if (_u != null) NativeMemory.AlignedFree(_u);
-                _u = (float*)NativeMemory.AlignedAlloc((nuint)(need * sizeof(float)), 64);
-                _uFloats = need;
-            }
-            fixed (float* pw = wHwio) Transform(_u, pw, g.C, g.O);
+            var u = NativeScratch.Get(ref _u, 16L * g.C * g.O);
+            fixed (float* pw = wHwio) Transform(u.Data, pw, g.C, g.O);
             var w = _weight ??= new WinogradWeight();
-            w.Pack(_u, g.C, g.O, transposeFlip);
+            w.Pack(u.Data, g.C, g.O, transposeFlip);
+            GC.KeepAlive(u);
             return w;
         }
     }
@@ -478,8 +473,8 @@ public static unsafe class WinogradConv
             }
             // Few tiles (batch 1 on small maps): each chunk's transform once, then its output-channel blocks split over
             // the threads, so each thread streams only its own columns of the weights.
-            var buf = Buffers.ForCurrentThread(16 * PlaneFloats, 0);
-            _sharedV = buf.V;
+            var buf = NativeScratch.Get(ref _v, 16 * PlaneFloats);
+            _sharedV = buf.Data;
             for (int chunk = 0; chunk < _chunks; chunk++)
             {
                 int t0 = chunk * _per, count = Math.Min(_per, _tiles - t0);
@@ -487,8 +482,8 @@ public static unsafe class WinogradConv
                 KernelPool.Run(_oBlocks, ob =>
                 {
                     FloatMode.EnsureFlushToZero();
-                    var mb = Buffers.ForCurrentThread(0, (long)16 * _per * _ob);
-                    OBlock(t0, count, ob, _sharedV, mb.M);
+                    var mb = NativeScratch.Get(ref _m, (long)16 * _per * _ob);
+                    OBlock(t0, count, ob, _sharedV, mb.Data);
                     GC.KeepAlive(mb);
                 });
             }
@@ -499,10 +494,11 @@ public static unsafe class WinogradConv
         {
             FloatMode.EnsureFlushToZero();
             int t0 = chunk * _per, count = Math.Min(_per, _tiles - t0);
-            var buf = Buffers.ForCurrentThread(16 * PlaneFloats, (long)16 * _per * _ob);
-            InputTransform(t0, count, buf.V);
-            for (int ob = 0; ob < _oBlocks; ob++) OBlock(t0, count, ob, buf.V, buf.M);
-            GC.KeepAlive(buf);
+            var v = NativeScratch.Get(ref _v, 16 * PlaneFloats);
+            var m = NativeScratch.Get(ref _m, (long)16 * _per * _ob);
+            InputTransform(t0, count, v.Data);
+            for (int ob = 0; ob < _oBlocks; ob++) OBlock(t0, count, ob, v.Data, m.Data);
+            GC.KeepAlive(v); GC.KeepAlive(m);
         }
 
         /// <summary>Columns [ob·OB, …) of the 16 products M_ξ (count, OB) = V_ξ · U_ξ, then their output transform.</summary>
@@ -634,66 +630,7 @@ public static unsafe class WinogradConv
         }
     }
 
-    /// <summary>
-    /// Grow-only per-thread native buffers of the weight gradient (dU, V, dM). Reused call after call: allocating and
-    /// freeing tens of MB per call made glibc's malloc (its dynamic mmap threshold) keep the freed blocks, and the
-    /// process's memory grew step after step.
-    /// </summary>
-    private sealed class GradientBuffers
-    {
-        [ThreadStatic] private static GradientBuffers? _current;
-        public readonly float* DU, V, DM;
-        private readonly long _du, _v, _dm;
-
-        private GradientBuffers(long du, long v, long dm)
-        {
-            _du = du; _v = v; _dm = dm;
-            DU = (float*)NativeMemory.AlignedAlloc((nuint)(du * sizeof(float)), 64);
-            V = (float*)NativeMemory.AlignedAlloc((nuint)(v * sizeof(float)), 64);
-            DM = (float*)NativeMemory.AlignedAlloc((nuint)(dm * sizeof(float)), 64);
-        }
-
-        public static GradientBuffers ForCurrentThread(long du, long v, long dm)
-        {
-            var b = _current;
-            if (b != null && b._du >= du && b._v >= v && b._dm >= dm) return b;
-            if (b != null) { GC.SuppressFinalize(b); b.Free(); }
-            return _current = new GradientBuffers(Math.Max(du, b?._du ?? 0), Math.Max(v, b?._v ?? 0), Math.Max(dm, b?._dm ?? 0));
-        }
-
-        private void Free()
-        {
-            NativeMemory.AlignedFree(DU); NativeMemory.AlignedFree(V); NativeMemory.AlignedFree(DM);
-        }
-
-        ~GradientBuffers() => Free();
-    }
-
-    /// <summary>Grow-only per-thread native buffers for the transformed input (V) and the products (M).</summary>
-    private sealed class Buffers
-    {
-        [ThreadStatic] private static Buffers? _current;
-        public readonly float* V, M;
-        private readonly long _vFloats, _mFloats;
-
-        private Buffers(long v, long m)
-        {
-            _vFloats = v; _mFloats = m;
-            V = (float*)NativeMemory.AlignedAlloc((nuint)(v * sizeof(float)), 64);
-            M = (float*)NativeMemory.AlignedAlloc((nuint)(m * sizeof(float)), 64);
-        }
-
-        public static Buffers ForCurrentThread(long v, long m)
-        {
-            var b = _current;
-            if (b != null && b._vFloats >= v && b._mFloats >= m) return b;
-            return _current = new Buffers(Math.Max(v, b?._vFloats ?? 0), Math.Max(m, b?._mFloats ?? 0));
-        }
-
-        ~Buffers()
-        {
-            NativeMemory.AlignedFree(V);
-            NativeMemory.AlignedFree(M);
-        }
-    }
+    // Per-thread scratch (see NativeScratch): the forward's transformed input (V) and products (M), the training path's
+    // transformed weight (U), and the weight gradient's dU, V and dM.
+    [ThreadStatic] private static NativeScratch? _v, _m, _u, _gradDU, _gradV, _gradDM;
 }

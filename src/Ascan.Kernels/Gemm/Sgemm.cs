@@ -132,7 +132,7 @@ internal static unsafe class Sgemm
         {
             // Column slices would each pack the whole of A: pack it once here, in the layout PrepackedA reads.
             // Slack past the last panel: packing sources may store a whole 16-float vector over a shorter run.
-            var buf = SharedPackBuffer.ForCurrentThread(sharedA + 16);
+            var buf = NativeScratch.Get(ref _shared, sharedA + 16);
             int mPad = RoundUp(m, TK.Mr), kcb = KBlock(k);
             for (int pc = 0; pc < k; pc += kcb)
             {
@@ -225,7 +225,7 @@ internal static unsafe class Sgemm
         int nr = TK.Nr;
         int kcBlock = KBlock(k);
         int nBlocks = CeilDiv(n, NcMax), ncBlock = RoundUp(CeilDiv(n, nBlocks), nr);
-        var buf = SharedPackBuffer.ForCurrentThread((long)(ncBlock + nr) * kcBlock);
+        var buf = NativeScratch.Get(ref _shared, (long)(ncBlock + nr) * kcBlock);
         var job = new SharedBJob<TK, TA, TB>
         {
             A = a, B = b, M = m, C = c, Ldc = ldc, Epi = epi, Slice = slice, PackedB = buf.Data,
@@ -271,9 +271,9 @@ internal static unsafe class Sgemm
             FloatMode.EnsureFlushToZero();
             int start = part * Slice;
             var a = A;
-            var buffers = PackBuffers.ForCurrentThread((long)(McMax + TK.Mr) * KcMax, 0);
-            Macro<TK, TA>(ref a, PackedB, start, Math.Min(Slice, M - start), Jc, Nc, Pc, Kc, C, Ldc, Load, Last, Epi, buffers.A);
-            GC.KeepAlive(buffers);
+            var packA = NativeScratch.Get(ref _packA, (long)(McMax + TK.Mr) * KcMax);
+            Macro<TK, TA>(ref a, PackedB, start, Math.Min(Slice, M - start), Jc, Nc, Pc, Kc, C, Ldc, Load, Last, Epi, packA.Data);
+            GC.KeepAlive(packA);
         }
     }
 
@@ -288,28 +288,9 @@ internal static unsafe class Sgemm
     // Smallest B (floats) worth packing once per block for row slices (below it each part packs its own copy).
     internal static long SharedBMin = 1L << 16;
 
-    /// <summary>The calling thread's buffer for an operand packed once and read by every part: A of a column split, B blocks of a row split.</summary>
-    private sealed class SharedPackBuffer
-    {
-        [ThreadStatic] private static SharedPackBuffer? _current;
-        public readonly float* Data;
-        private readonly long _floats;
-
-        private SharedPackBuffer(long floats)
-        {
-            _floats = floats;
-            Data = (float*)NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
-        }
-
-        public static SharedPackBuffer ForCurrentThread(long floats)
-        {
-            var b = _current;
-            if (b != null && b._floats >= floats) return b;
-            return _current = new SharedPackBuffer(Math.Max(floats, b?._floats ?? 0));
-        }
-
-        ~SharedPackBuffer() => NativeMemory.AlignedFree(Data);
-    }
+    // Per-thread scratch: an operand packed once for all parts (A of a column split, B blocks of a row split), and
+    // the A and B packing buffers of the loop nest.
+    [ThreadStatic] private static NativeScratch? _shared, _packA, _packB;
 
     private static int CeilDiv(int a, int b) => (a + b - 1) / b;
     private static int RoundUp(int a, int b) => CeilDiv(a, b) * b;
@@ -358,8 +339,9 @@ internal static unsafe class Sgemm
             return;
         }
 
-        var buffers = PackBuffers.ForCurrentThread((long)(McMax + mr) * KcMax, (long)(NcMax + nr) * KcMax);
-        float* packA = buffers.A, packB = buffers.B;
+        var bufA = NativeScratch.Get(ref _packA, (long)(McMax + mr) * KcMax);
+        var bufB = NativeScratch.Get(ref _packB, (long)(NcMax + nr) * KcMax);
+        float* packA = bufA.Data, packB = bufB.Data;
 
         // Balanced blocks: equal-sized K blocks (never a sliver at the end), MC (in Macro) and NC multiples of the tile.
         int kcBlock = KBlock(k);
@@ -377,7 +359,7 @@ internal static unsafe class Sgemm
                 Macro<TK, TA>(ref aSrc, blockB, i0, m, jc, nc, pc, kc, c, ldc, load, last, epi, packA);
             }
         }
-        GC.KeepAlive(buffers);
+        GC.KeepAlive(bufA); GC.KeepAlive(bufB);
     }
 
     /// <summary>
@@ -435,37 +417,6 @@ internal static unsafe class Sgemm
         => EpilogueMath.ApplyRow(row, count, epi.Bias == null ? null : epi.Bias + j, epi.Act,
             epi.Residual == null ? null : epi.Residual + (nint)i * epi.Ldr + j, epi.ResidualFirst);
 
-    /// <summary>
-    /// Per-thread 64-byte aligned packing buffers, allocated once and reused by every GEMM on the
-    /// thread (fresh large buffers page-fault). Freed by the finalizer when the thread dies.
-    /// </summary>
-    private sealed class PackBuffers
-    {
-        [ThreadStatic] private static PackBuffers? _current;
-
-        public readonly float* A, B;
-        private readonly long _aFloats, _bFloats;
-
-        private PackBuffers(long aFloats, long bFloats)
-        {
-            _aFloats = aFloats; _bFloats = bFloats;
-            A = (float*)NativeMemory.AlignedAlloc((nuint)(aFloats * sizeof(float)), 64);
-            B = (float*)NativeMemory.AlignedAlloc((nuint)(bFloats * sizeof(float)), 64);
-        }
-
-        public static PackBuffers ForCurrentThread(long aFloats, long bFloats)
-        {
-            var p = _current;
-            if (p != null && p._aFloats >= aFloats && p._bFloats >= bFloats) return p;
-            return _current = new PackBuffers(Math.Max(aFloats, p?._aFloats ?? 0), Math.Max(bFloats, p?._bFloats ?? 0));
-        }
-
-        ~PackBuffers()
-        {
-            NativeMemory.AlignedFree(A);
-            NativeMemory.AlignedFree(B);
-        }
-    }
 }
 
 /// <summary>
