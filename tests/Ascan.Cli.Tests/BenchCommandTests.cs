@@ -54,6 +54,18 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void BenchGemm_RowPerShapeAndThreadCount_BadShapeNamed()
+    {
+        var (code, stdout, stderr) = Bench("gemm", "--shape", "33,17,9,ta", "8,8,8");
+        Assert.True(code == 0, stderr);
+        var rows = stdout.Split('\n').Where(l => l.StartsWith("33,17,9,ta ") || l.StartsWith("8,8,8 ")).ToArray();
+        Assert.Equal(2 * Math.Min(2, Environment.ProcessorCount), rows.Length);
+        (code, _, stderr) = Bench("gemm", "--shape", "4,0,2");
+        Assert.Equal(2, code);
+        Assert.Contains("--shape '4,0,2'", stderr);
+    }
+
+    [Fact]
     public void Bench_TrainProfileJson_HasForwardBackwardAndOptimizerRows()
     {
         var (code, stdout, stderr) = Bench([.. Tiny, "--batch", "2", "--train", "--profile", "--json", "--num-classes", "10"]);
