@@ -96,6 +96,9 @@ public class OverwriteGradientTests
         // 3×3 stride-1 conv (the Winograd data gradient in float32) and a strided one (cleared, then added), sharing x.
         CheckAgainstFloat64(t => Ops.Conv2d(t[0], t[1], padding: 1).Sum() + Ops.Conv2d(t[0], t[2], stride: 2, padding: 1).Sum() * 0.5,
             Leaf(rng, 2, 7, 6, 16), Leaf(rng, 16, 16, 3, 3), Leaf(rng, 8, 16, 3, 3));
+        // Grouped 1×1 convs (each group's GEMM writes its own columns of dx) sharing x.
+        CheckAgainstFloat64(t => Ops.Conv2d(t[0], t[1], groups: 2) + Ops.Conv2d(t[0], t[2]),
+            Leaf(rng, 2, 5, 4, 8), Leaf(rng, 6, 4, 1, 1), Leaf(rng, 6, 8, 1, 1));
         // BatchNorm in training mode, and the fused attention on a qkv projection, each with a second consumer.
         CheckAgainstFloat64(t => Ops.BatchNorm(t[0], t[1], t[2], null, null, true) * t[0], Leaf(rng, 3, 4, 5, 8), Leaf(rng, 8), Leaf(rng, 8));
         CheckAgainstFloat64(t => Ops.AttentionQkv(t[0], 2) + t[0].Slice(2, 0, 8), Leaf(rng, 2, 20, 24));

@@ -106,25 +106,20 @@ public static unsafe partial class Conv2dKernels
             return;
         }
         int cg = g.Cg, og = g.Og;
-        if (g.IsPointwise && g.Groups == 1)
+        if (g.IsPointwise && !g.IsDepthwise)
         {
-            // dX (pixels, C) (+)= dY (pixels, O) · Wᵀ; W stored (C, O).
-            Gemm.Compute(false, true, g.B * g.H * g.W, cg, og, dy, g.O, w, g.O, dx, g.C, !overwrite);
+            // dX_g (pixels, C/groups) (+)= dY_g (pixels, O/groups) · W_gᵀ; W_g stored (C/groups, O/groups) row stride O.
+            // The groups' column blocks cover all of dX, so an overwrite needs no clearing.
+            int pixels = g.B * g.H * g.W;
+            for (int grp = 0; grp < g.Groups; grp++)
+                Gemm.Compute(false, true, pixels, cg, og, dy[(grp * og)..], g.O, w[(grp * og)..], g.O,
+                    dx[(grp * cg)..], g.C, !overwrite);
             return;
         }
         if (overwrite) dx[..g.InputLength].Clear();
         if (g.IsDepthwise)
         {
             DepthwiseConv2d.BackwardData(dx, dy, w, g);
-            return;
-        }
-        if (g.IsPointwise)
-        {
-            // dX_g (pixels, C/groups) += dY_g (pixels, O/groups) · W_gᵀ; W_g stored (C/groups, O/groups) row stride O.
-            int pixels = g.B * g.H * g.W;
-            for (int grp = 0; grp < g.Groups; grp++)
-                Gemm.Compute(false, true, pixels, cg, og, dy[(grp * og)..], g.O, w[(grp * og)..], g.O,
-                    dx[(grp * cg)..], g.C, true);
             return;
         }
         var geo = g;
