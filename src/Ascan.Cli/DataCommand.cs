@@ -1,7 +1,7 @@
 // `ascan data …`: dataset tools — write the procedural shapes dataset, summarise an image folder.
 using System.CommandLine;
-using Ascan.Training.Data;
-using Ascan.Training.Shapes;
+using Ascan.Data;
+using Ascan.Data.Shapes;
 
 namespace Ascan.Cli;
 

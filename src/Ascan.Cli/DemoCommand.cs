@@ -3,10 +3,10 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Ascan.Training.Data;
+using Ascan.Data;
 using Ascan.Training.Eval;
 using Ascan.Training.Reporting;
-using Ascan.Training.Shapes;
+using Ascan.Data.Shapes;
 using Ascan.Training.Train;
 
 namespace Ascan.Cli;

@@ -1,7 +1,7 @@
 // `ascan eval`: top-1, top-5, loss, per-class accuracy and a confusion-matrix picture of a model on an ImageFolder.
 using System.CommandLine;
 using System.Globalization;
-using Ascan.Training.Data;
+using Ascan.Data;
 using Ascan.Training.Eval;
 using Ascan.Training.Reporting;
 using Ascan.Training.Train;

@@ -3,9 +3,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Ascan.Core;
-using Ascan.Training.Data;
+using Ascan.Data;
 using Ascan.Training.Eval;
-using Ascan.Training.Imaging;
+using Ascan.Data.Imaging;
 using Ascan.Training.Reporting;
 using Ascan.Training.Train;
 

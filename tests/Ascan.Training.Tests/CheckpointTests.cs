@@ -1,6 +1,6 @@
 // Checkpoints: everything round-trips; a failed write leaves the previous file intact and no partial file behind.
 using Ascan.Core;
-using Ascan.Training.Data;
+using Ascan.Data;
 using Ascan.Training.Reporting;
 using Ascan.Training.Train;
 

@@ -4,7 +4,7 @@ using Ascan.Core;
 using Ascan.Nn;
 using Ascan.Models;
 using Ascan.Nn.Serialization;
-using Ascan.Training.Data;
+using Ascan.Data;
 using Ascan.Training.Eval;
 
 namespace Ascan.Training.Tests;

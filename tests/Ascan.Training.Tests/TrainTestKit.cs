@@ -3,7 +3,7 @@
 using Ascan.Core;
 using Ascan.Models;
 using Ascan.Nn;
-using Ascan.Training.Data;
+using Ascan.Data;
 
 namespace Ascan.Training.Tests;
 

@@ -1,6 +1,6 @@
 // Trainer: a tiny model learns separable data; a non-finite loss stops the run and keeps the last good checkpoint.
 using Ascan.Models;
-using Ascan.Training.Shapes;
+using Ascan.Data.Shapes;
 using Ascan.Training.Train;
 
 namespace Ascan.Training.Tests;

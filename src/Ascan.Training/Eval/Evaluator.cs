@@ -1,7 +1,7 @@
 // Classification evaluation over a batch source: top-1, top-5, mean loss, per-class accuracy and the confusion matrix.
 using Ascan.Core;
 using Ascan.Nn;
-using Ascan.Training.Data;
+using Ascan.Data;
 
 namespace Ascan.Training.Eval;
 

@@ -5,7 +5,7 @@ using System.Text.Json;
 using Ascan.Core;
 using Ascan.Core.IO;
 using Ascan.Nn.Serialization;
-using Ascan.Training.Data;
+using Ascan.Data;
 using Ascan.Training.Reporting;
 
 namespace Ascan.Training.Train;

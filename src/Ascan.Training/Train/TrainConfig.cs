@@ -71,7 +71,7 @@ public sealed record TrainConfig
     // Run.
     public ulong Seed { get; init; } = 42;
     /// <summary>Data-loading worker threads (default: one per two cores, as the loader's own default).</summary>
-    public int Workers { get; init; } = Ascan.Training.Data.LoaderOptions.DefaultWorkers;
+    public int Workers { get; init; } = Ascan.Data.LoaderOptions.DefaultWorkers;
     /// <summary>Batches between plain progress lines when stderr is not a terminal.</summary>
     public int LogInterval { get; init; } = 50;
 

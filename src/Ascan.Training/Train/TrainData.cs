@@ -1,14 +1,14 @@
 // Builds the train and val loaders of a run from its config and the model's data config (timm's create_loader).
 using Ascan.Models;
-using Ascan.Training.Data;
-using Ascan.Training.Data.Augment;
+using Ascan.Data;
+using Ascan.Data.Augment;
 
 namespace Ascan.Training.Train;
 
 public static class TrainData
 {
     /// <summary>The training transform: the model's normalisation at the run's image size, with the config's augmentations.</summary>
-    public static TransformConfig TrainTransform(TrainConfig c, DataConfig model) => TransformConfig.FromModel(model, c.ImageSize) with
+    public static TransformConfig TrainTransform(TrainConfig c, DataConfig model) => FromModel(model, c.ImageSize) with
     {
         ScaleMin = c.ScaleMin,
         HFlip = c.Hflip,
@@ -18,7 +18,17 @@ public static class TrainData
     };
 
     /// <summary>The evaluation transform: resize to size / crop fraction, centre crop, normalise.</summary>
-    public static TransformConfig EvalTransform(DataConfig model, int? imageSize) => TransformConfig.FromModel(model, imageSize);
+    public static TransformConfig EvalTransform(DataConfig model, int? imageSize) => FromModel(model, imageSize);
+
+    /// <summary>Size, mean/std, crop fraction and interpolation from a model's data config.</summary>
+    public static TransformConfig FromModel(DataConfig c, int? size = null) => new()
+    {
+        Size = size ?? c.InputSize,
+        Mean = (double[])c.Mean.Clone(),
+        Std = (double[])c.Std.Clone(),
+        CropFraction = c.CropFraction,
+        Interpolation = c.Interpolation,
+    };
 
     /// <summary>
     /// Loaders over DIR/train and DIR/val (ImageFolders; val is null when DIR has no val/). The val split must have

@@ -6,7 +6,7 @@ using Ascan.Core;
 using Ascan.Models;
 using Ascan.Nn;
 using Ascan.Nn.Optim;
-using Ascan.Training.Data;
+using Ascan.Data;
 using Ascan.Training.Eval;
 using Ascan.Training.Reporting;
 
