@@ -42,7 +42,7 @@ internal static class ModelCommands
     private static int RunInfo(string name, int? imageSize, bool json)
     {
         var entry = ModelRegistry.Get(name);
-        var m = ModelRegistry.Create(name);
+        var m = ModelRegistry.CreateClassifier(name);
         m.Eval();
         int size = imageSize ?? entry.Config.InputSize;
         List<int[]> stageShapes;
@@ -85,7 +85,7 @@ internal static class ModelCommands
     {
         var cmd = new Command("infer", "Run a model in eval mode on the tensor 'input' (NCHW) of a safetensors file and write 'output'.");
         var model = new Option<string>("--model") { Description = "Registered model name.", Required = true };
-        var classes = new Option<int?>("--num-classes") { Description = "Number of classes of the weights (default: the model's)." };
+        var classes = new Option<int?>("--num-classes") { Description = "Number of classes of the weights (default: read from the weights' classifier)." };
         var weights = new Option<FileInfo>("--weights") { Description = "Model weights (safetensors, PyTorch state-dict keys).", Required = true };
         var input = new Option<FileInfo>("--input") { Description = "safetensors file holding a tensor named 'input' (B, 3, H, W).", Required = true };
         var output = new Option<FileInfo>("--output") { Description = "safetensors file to write; the result is named 'output'.", Required = true };
@@ -94,9 +94,12 @@ internal static class ModelCommands
         {
             try
             {
-                var m = ModelRegistry.Create(r.GetValue(model)!, new ModelOptions { NumClasses = r.GetValue(classes) });
+                var m = ModelRegistry.CreateClassifier(r.GetValue(model)!, new ModelOptions { NumClasses = r.GetValue(classes) });
                 var w = r.GetValue(weights)!.FullName;
-                m.LoadStateDict(TensorFile.Load(w), strict: true);
+                var state = TensorFile.Load(w);
+                // Without --num-classes the classes are those of the weights' own classifier (0: a headless backbone).
+                if (r.GetValue(classes) == null && m.NumClassesIn(state) is int n && n != m.NumClasses) m.ResetClassifier(n);
+                m.LoadStateDict(state, strict: true);
                 m.Eval();
                 var inFile = SafetensorsFile.Open(r.GetValue(input)!.FullName);
                 if (!inFile.Contains("input"))

@@ -99,7 +99,7 @@ internal static class TrainCommand
         var entry = ModelRegistry.Get(c.Model);
         var (train, val) = TrainData.FromFolder(c, entry.Config, Console.Error);
         int classes = train.ClassNames.Count;
-        var trainer = new Trainer(c, () => ModelRegistry.Create(c.Model, new ModelOptions
+        var trainer = new Trainer(c, () => ModelRegistry.CreateClassifier(c.Model, new ModelOptions
         {
             NumClasses = classes, DropPath = c.DropPath, ImageSize = c.ImageSize, Seed = c.Seed,
         }), train, val) { Log = stdout };

@@ -26,6 +26,21 @@ public abstract class Module
     /// <summary>Training mode (dropout active, BatchNorm uses batch statistics); set with Train()/Eval().</summary>
     public bool Training { get; private set; } = true;
 
+    private bool _fusedInference = true;
+
+    /// <summary>
+    /// Whether this module's layers take their fused inference path when it applies (eval mode, float32, no autograd
+    /// graph to record; see <see cref="InferenceFusion"/>): BatchNorm folded into the conv before it, activations and
+    /// residual adds in the output step of the GEMM, weights packed once, intermediates freed as soon as they are
+    /// consumed. Outputs equal the plain layers' up to float rounding. Default on; setting it applies to the whole
+    /// subtree (off runs every layer as in training, the oracle the fused path is tested against).
+    /// </summary>
+    public bool FusedInference
+    {
+        get => _fusedInference;
+        set { foreach (var m in Modules()) m._fusedInference = value; }
+    }
+
     protected Module(ParamPath path)
     {
         Path = path;
@@ -132,6 +147,7 @@ public abstract class Module
         var dtype = old.Slots().Select(s => (DType?)s.Value.DType).FirstOrDefault();
         if (dtype is DType d) m.To(d);
         m.Train(old.Training);
+        m.FusedInference = old.FusedInference;
         return m;
     }
 

@@ -40,11 +40,11 @@ public class AscanFixtureTests
     [InlineData("cblock_eval")]
     [InlineData("cblock_train")]
     public void ConvBlock_MatchesTorch(string name) =>
-        CheckBlock(name, fx => new ConvBlock(ParamPath.Root(), fx.Int("width"), fx.Int("expansion")));
+        CheckBlock(name, fx => AscanBlocks.C(ParamPath.Root(), fx.Int("width"), fx.Int("expansion")));
 
     [Fact]
     public void TransformerBlock_MatchesTorch() =>
-        CheckBlock("tblock", fx => new TransformerBlock(ParamPath.Root(), fx.Int("width"),
+        CheckBlock("tblock", fx => AscanBlocks.T(ParamPath.Root(), fx.Int("width"),
             fx.Int("head_dim"), fx.Int("mlp_ratio")));
 
     /// <summary>The reduced-width nano layout the fixture was written with.</summary>

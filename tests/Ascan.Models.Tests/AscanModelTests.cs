@@ -47,7 +47,7 @@ public class AscanModelTests
     [Fact]
     public void Nano_Built_CountsAndMacCounterAt224_MatchSpec()
     {
-        var model = (AscanModel)ModelRegistry.Create("ascan_nano");
+        var model = (AscanModel)ModelRegistry.CreateClassifier("ascan_nano");
         Assert.Equal(2_863_800, model.ParameterCount);
         model.Eval();
         long macs;
@@ -243,7 +243,7 @@ public class AscanModelTests
     [Fact]
     public void Registry_Options_Applied()
     {
-        var model = (AscanModel)ModelRegistry.Create("ascan_nano", new ModelOptions { NumClasses = 10, DropPath = 0.1, ImageSize = 160 });
+        var model = (AscanModel)ModelRegistry.CreateClassifier("ascan_nano", new ModelOptions { NumClasses = 10, DropPath = 0.1, ImageSize = 160 });
         Assert.Equal(10, model.NumClasses);
         Assert.Equal(0.1, model.Config.DropPathRate);
         Assert.Equal(160, model.Config.ImageSize);

@@ -34,7 +34,7 @@ public class BaselineModelTests
     [InlineData("vit_b_16", TorchvisionZoo.VitB16Parameters)]
     public void FullSize_KeysShapesAndParameterCount_EqualTorchvision(string name, long parameters)
     {
-        var model = ModelRegistry.Create(name);
+        var model = ModelRegistry.CreateClassifier(name);
         Assert.Equal(parameters, model.ParameterCount);
         Assert.Equal(parameters, ModelRegistry.Get(name).Parameters);
         // torchvision's BatchNorm also writes num_batches_tracked; Ascan keeps that counter out of the state dict
@@ -149,7 +149,7 @@ public class BaselineModelTests
     [Fact]
     public void Vit_FromRegistry_ImageSizeOptionSetsThePositionTable()
     {
-        var m = (VisionTransformer)ModelRegistry.Create("vit_b_16", new ModelOptions { ImageSize = 32, NumClasses = 3 });
+        var m = (VisionTransformer)ModelRegistry.CreateClassifier("vit_b_16", new ModelOptions { ImageSize = 32, NumClasses = 3 });
         Assert.Equal([1, 5, 768], m.PosEmbedding.ShapeArray());
         Assert.Equal(3, m.NumClasses);
         Assert.Equal(TorchvisionZoo.VitB16Parameters - (197 - 5) * 768 - 997 * 769, m.ParameterCount);
@@ -174,8 +174,8 @@ public class BaselineModelTests
     [Fact]
     public void Registry_DropPathOnResNetOrVit_IsAnError()
     {
-        Assert.Contains("stochastic depth", Assert.Throws<ArgumentException>(() => ModelRegistry.Create("resnet50", new ModelOptions { DropPath = 0.1 })).Message);
-        Assert.Contains("stochastic depth", Assert.Throws<ArgumentException>(() => ModelRegistry.Create("vit_b_16", new ModelOptions { DropPath = 0.1 })).Message);
+        Assert.Contains("stochastic depth", Assert.Throws<ArgumentException>(() => ModelRegistry.CreateClassifier("resnet50", new ModelOptions { DropPath = 0.1 })).Message);
+        Assert.Contains("stochastic depth", Assert.Throws<ArgumentException>(() => ModelRegistry.CreateClassifier("vit_b_16", new ModelOptions { DropPath = 0.1 })).Message);
     }
 
     public static TheoryData<string> Small => ["resnet", "convnext", "vit"];

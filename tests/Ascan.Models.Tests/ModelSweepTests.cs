@@ -23,10 +23,10 @@ public class ModelSweepTests
     public void Registry_Model_ForwardBackwardAndParameterCount(string name)
     {
         var entry = ModelRegistry.Get(name);
-        var model = ModelRegistry.Create(name, new ModelOptions { ImageSize = Size, Seed = 1 });
+        var model = ModelRegistry.CreateClassifier(name, new ModelOptions { ImageSize = Size, Seed = 1 });
         if (model.ParameterCount != entry.Parameters)
         {
-            long atDefault = ModelRegistry.Create(name).ParameterCount;
+            long atDefault = ModelRegistry.CreateClassifier(name).ParameterCount;
             Assert.True(entry.Parameters == atDefault,
                 $"{name}: {atDefault:N0} parameters at the default size, documented {entry.Parameters:N0}.");
         }

@@ -74,7 +74,7 @@ public class EvalTests
     public void ModelLoader_PlainWeights_TakesClassesFromTheMapBesideThem()
     {
         using var dir = new TempDir();
-        var m = ModelRegistry.Create("ascan_nano", new ModelOptions { NumClasses = 3, Seed = 4 });
+        var m = ModelRegistry.CreateClassifier("ascan_nano", new ModelOptions { NumClasses = 3, Seed = 4 });
         SafetensorsState.SaveModule(m, dir.File("w.safetensors"));
 
         // Without a class map the head's width gives the class count.

@@ -262,7 +262,7 @@ internal static class ModelBench
 
         public static StepRunner Create(ModelBenchOptions o, int size)
         {
-            var model = ModelRegistry.Create(o.Model, new ModelOptions { NumClasses = o.NumClasses, ImageSize = o.ImageSize, Seed = o.Seed });
+            var model = ModelRegistry.CreateClassifier(o.Model, new ModelOptions { NumClasses = o.NumClasses, ImageSize = o.ImageSize, Seed = o.Seed });
             if (o.Weights != null) model.LoadStateDict(TensorFile.Load(o.Weights), strict: true);
             model.Train(o.Train);
             var rng = new Rng(o.Seed + 1);

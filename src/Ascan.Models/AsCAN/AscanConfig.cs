@@ -32,6 +32,9 @@ public sealed record AscanConfig(int[] Widths, string[] Stages)
     /// <summary>Default (square) input size: data config and MAC counts. The network itself takes any H, W.</summary>
     public int ImageSize { get; init; } = 224;
 
+    /// <summary>A backbone for dense heads (timm's features_only): no final norm and no head (NumClasses is ignored).</summary>
+    public bool FeaturesOnly { get; init; }
+
     public static AscanConfig AscanNano => new([32, 64, 128, 256], ["C", "CC", "CTT", "T"]);
     public static AscanConfig AscanT => new([64, 128, 256, 512], ["CC", "CCC", "CCCTTTTT", "TTT"]);
     public static AscanConfig AscanB => new([96, 192, 384, 768], ["CC", "CCC", "CCCTTTTTTT", "TTT"]);
@@ -104,6 +107,7 @@ public sealed record AscanConfig(int[] Widths, string[] Stages)
                     : 2 * w + (w * 3 * w + 3 * w) + (w * w + w) + 2 * w + (w * h + h) + (h * w + w);
         }
         long last = Widths[^1];
+        if (FeaturesOnly) return n;
         return n + 2 * last + (NumClasses > 0 ? last * NumClasses + NumClasses : 0);
     }
 
@@ -129,7 +133,7 @@ public sealed record AscanConfig(int[] Widths, string[] Stages)
                     ? t * c * ExpansionRatio * c * 9 + t * ExpansionRatio * c * c
                     : t * c * 3 * c + 2 * t * t * c + t * c * c + 2 * t * c * MlpRatio * c;
         }
-        return macs + (NumClasses > 0 ? (long)Widths[^1] * NumClasses : 0);
+        return macs + (NumClasses > 0 && !FeaturesOnly ? (long)Widths[^1] * NumClasses : 0);
     }
 
     /// <summary>"C·CC·CTT·T @ 32,64,128,256".</summary>

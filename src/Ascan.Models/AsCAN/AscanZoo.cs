@@ -26,9 +26,10 @@ public static class AscanZoo
             NumClasses = options.NumClasses ?? c.NumClasses,
             DropPathRate = options.DropPath,
             ImageSize = options.ImageSize ?? c.ImageSize,
+            FeaturesOnly = options.FeaturesOnly,
         };
     }
 
     private static ModelEntry Entry(string name, string description, long parameters) =>
-        new(name, description, parameters, Data(224), (p, options) => new AscanModel(p, Configure(name, options)));
+        ModelEntry.Classifier(name, description, parameters, Data(224), (p, options) => new AscanModel(p, Configure(name, options)));
 }

@@ -22,6 +22,9 @@ public sealed record ConvNeXtConfig
     /// <summary>Initial value of every block's layer_scale.</summary>
     public double LayerScale { get; init; } = 1e-6;
 
+    /// <summary>A backbone for dense heads: no classifier.0 norm and no classifier (NumClasses is ignored).</summary>
+    public bool FeaturesOnly { get; init; }
+
     public static ConvNeXtConfig Tiny => new();
 
     public ConvNeXt Build(ParamPath p) => new(p, this);
@@ -70,33 +73,22 @@ public sealed class CNBlock : Module, ILayer
 
     public Tensor LayerScale => _layerScale.Value;
 
-    /// <summary>Shapes: x (B, H, W, C) → (B, H, W, C).</summary>
+    /// <summary>
+    /// Shapes: x (B, H, W, C) → (B, H, W, C). pwconv1 takes GELU in its output step and pwconv2 the layer scale
+    /// (folded into its packed weight in eval) and, without an active drop-path, the skip. Never frees x.
+    /// </summary>
     public Tensor Forward(Tensor x)
     {
-        var h = _norm.Forward(_dwconv.Forward(x));           // (B, H, W, C)
-        h = _pwconv2.Forward(Ops.Gelu(_pwconv1.Forward(h))); // (B, H, W, C) via 4C
-        h = Ops.Mul(h, LayerScale.Reshape(_dim));            // (C, 1, 1) is a per-channel scale: (C) on channels-last
-        return Ops.Add(_dropPath.Forward(h), x);
-    }
-
-    private PackedLinear? _fc1, _fc2;
-
-    /// <summary>
-    /// Inference: pwconv1 with GELU in its output step, layer scale folded into pwconv2 (rows and bias scaled) whose
-    /// output step adds the input. Never releases x. Shapes: as <see cref="Forward"/>.
-    /// </summary>
-    public Tensor ForwardFused(Tensor x)
-    {
-        _fc1 ??= new PackedLinear(_pwconv1);
-        _fc2 ??= new PackedLinear(() => _pwconv2.Weight, () => _pwconv2.Bias, () => LayerScale);
-        var d = _dwconv.Forward(x);                          // (B, H, W, C)
+        bool fused = InferenceFusion.Applies(this, x);
+        var d = _dwconv.Forward(x);                                   // (B, H, W, C)
         var n = _norm.Forward(d);
-        TensorScope.Release(d);
-        var u = _fc1.Forward(n, Activation.Gelu);            // (B, H, W, 4C)
-        TensorScope.Release(n);
-        var y = _fc2.Forward(u, residual: x);                // x + layer_scale ⊙ pwconv2(u)
-        TensorScope.Release(u);
-        return y;
+        InferenceFusion.Free(fused, d);
+        var u = _pwconv1.Forward(n, Activation.Gelu);                 // (B, H, W, 4C)
+        InferenceFusion.Free(fused, n);
+        bool drop = Training && _dropPath.P > 0;
+        var h = _pwconv2.ForwardScaled(u, LayerScale.Reshape(_dim), drop ? null : x); // (C, 1, 1) is a per-channel scale: (C) on channels-last
+        InferenceFusion.Free(fused, u);
+        return drop ? Ops.Add(_dropPath.Forward(h), x) : h;
     }
 }
 
@@ -113,7 +105,7 @@ public sealed class ConvNeXt : TorchvisionClassifier
     private readonly LayerNorm _stemNorm;
     private readonly Sequential[] _stages = new Sequential[4];
     private readonly (LayerNorm Norm, Conv2d Conv)[] _downsamples = new (LayerNorm, Conv2d)[3];
-    private readonly LayerNorm _headNorm;
+    private readonly LayerNorm? _headNorm;
     private Linear? _fc;
     private readonly FeatureInfo[] _featureInfo = new FeatureInfo[4];
 
@@ -147,6 +139,7 @@ public sealed class ConvNeXt : TorchvisionClassifier
             }
         }
         NumFeatures = config.Dims[3];
+        if (config.FeaturesOnly) return;
         _headNorm = new LayerNorm(p.Sub("classifier").Sub(0), NumFeatures, eps: 1e-6);
         if (config.NumClasses > 0) _fc = MakeClassifier(p.Sub("classifier").Sub(2), config.NumClasses);
     }
@@ -155,74 +148,50 @@ public sealed class ConvNeXt : TorchvisionClassifier
         new(q, new LinearConfig(NumFeatures, numClasses) { WeightInit = ConvNeXtConfig.WeightInit, BiasInit = Init.Zeros });
 
     public override int NumClasses => _fc?.Config.OutFeatures ?? 0;
+    public override string HeadKey => "classifier.2";
     public override int NumFeatures { get; }
     public override IReadOnlyList<FeatureInfo> FeatureInfo => _featureInfo;
 
     /// <summary>Shapes: images (B, 3, H, W) → stage outputs (B, H/s, W/s, Dims[i]) at s = 4, 8, 16, 32 (features.1/3/5/7).</summary>
-    public override IReadOnlyList<Tensor> ForwardStages(Tensor images)
-    {
-        if (UseFused(images)) return ForwardFusedStages(images, keepStages: true);
-        var x = _stemNorm.Forward(_stemConv.Forward(ImagesToChannelsLast(images, 3))); // (B, H/4, W/4, Dims[0])
-        var outs = new List<Tensor>(4);
-        for (int i = 0; i < 4; i++)
-        {
-            if (i > 0) x = _downsamples[i - 1].Conv.Forward(_downsamples[i - 1].Norm.Forward(x));
-            outs.Add(x = _stages[i].Forward(x));
-        }
-        return outs;
-    }
+    public override IReadOnlyList<Tensor> ForwardStages(Tensor images) => Run(images, keep: true);
 
     /// <summary>Shapes: images (B, 3, H, W) → last stage (B, H/32, W/32, Dims[3]).</summary>
-    public override Tensor ForwardFeatures(Tensor images) =>
-        UseFused(images) ? ForwardFusedStages(images, keepStages: false)[^1] : ForwardStages(images)[^1];
+    public override Tensor ForwardFeatures(Tensor images) => Run(images, keep: false)[^1];
 
-    private FoldedConv2d? _stemFused;
-    private readonly FoldedConv2d?[] _downFused = new FoldedConv2d?[3];
-    private PackedLinear? _fcFused;
-
-    /// <summary>The inference path: packed stem and downsample convs, fused blocks, maps freed once consumed.</summary>
-    private List<Tensor> ForwardFusedStages(Tensor images, bool keepStages)
+    /// <summary>Stem (conv 4×4/4, LayerNorm), then per stage the downsample (LayerNorm, conv 2×2/2) and the blocks.</summary>
+    private List<Tensor> Run(Tensor images, bool keep)
     {
+        bool fused = InferenceFusion.Applies(this, images);
         var input = ImagesToChannelsLast(images, 3);
-        var s = (_stemFused ??= new FoldedConv2d(_stemConv)).Forward(input);      // (B, H/4, W/4, Dims[0])
-        if (input.Storage != images.Storage) TensorScope.Release(input);
+        var s = _stemConv.Forward(input);                              // (B, H/4, W/4, Dims[0])
+        FreeInput(fused, input, images);
         var x = _stemNorm.Forward(s);
-        TensorScope.Release(s);
-        var outs = new List<Tensor>(4);
-        for (int i = 0; i < 4; i++)
+        InferenceFusion.Free(fused, s);
+        return RunStages(Enumerable.Range(0, 4), (i, t) =>
         {
-            if (i > 0)
-            {
-                var n = _downsamples[i - 1].Norm.Forward(x);
-                if (!keepStages) TensorScope.Release(x);
-                x = (_downFused[i - 1] ??= new FoldedConv2d(_downsamples[i - 1].Conv)).Forward(n);
-                TensorScope.Release(n);
-            }
-            for (int j = 0; j < _stages[i].Count; j++)
-            {
-                var y = ((CNBlock)_stages[i][j]).ForwardFused(x);
-                TensorScope.Release(x);
-                x = y;
-            }
-            outs.Add(x);
-        }
-        return outs;
+            if (i == 0) return _stages[0].Forward(t);
+            var n = _downsamples[i - 1].Norm.Forward(t);
+            var d = _downsamples[i - 1].Conv.Forward(n);
+            InferenceFusion.Free(fused, n);
+            var y = _stages[i].Forward(d);
+            if (!ReferenceEquals(y, d)) InferenceFusion.Free(fused, d);
+            return y;
+        }, x, fused, keep);
     }
 
     /// <summary>Shapes: features (B, H', W', C) → logits (B, NumClasses), or the normed pooled (B, C) with preLogits or no classifier.</summary>
     public override Tensor ForwardHead(Tensor features, bool preLogits = false)
     {
         var pooled = Ops.AdaptiveAvgPool2d(features, 1);                                  // (B, 1, 1, C)
+        if (_headNorm == null) throw new InvalidOperationException("ConvNeXt.ForwardHead: this backbone was built features-only (no classifier norm or head).");
         pooled = _headNorm.Forward(pooled.Reshape(pooled.Dim(0), pooled.Dim(3)));         // (B, C)
         if (preLogits || _fc == null) return pooled;
-        if (UseFused(features)) return (_fcFused ??= new PackedLinear(_fc)).Forward(pooled);
         return _fc.Forward(pooled);
     }
 
     /// <summary>A new classifier.2 for <paramref name="numClasses"/> classes, initialised as torchvision (0 removes it).</summary>
     public override void ResetClassifier(int numClasses)
     {
-        _fcFused = null;
         _fc = ReplaceHead(_fc, "classifier.2", numClasses, q => MakeClassifier(q, numClasses));
     }
 }

@@ -75,42 +75,20 @@ public sealed class Bottleneck : Module, ILayer
         }
     }
 
-    /// <summary>Shapes: x (B, H, W, in) → (B, ⌈H/stride⌉, ⌈W/stride⌉, planes·4).</summary>
+    /// <summary>
+    /// Shapes: x (B, H, W, in) → (B, ⌈H/stride⌉, ⌈W/stride⌉, planes·4). Each conv takes its BatchNorm and ReLU (folded
+    /// and in the output step in eval); conv3 adds the identity before its ReLU. Never frees x.
+    /// </summary>
     public Tensor Forward(Tensor x)
     {
-        var h = Ops.Relu(_bn1.Forward(_conv1.Forward(x)));
-        h = Ops.Relu(_bn2.Forward(_conv2.Forward(h)));
-        h = _bn3.Forward(_conv3.Forward(h));
-        var identity = _downsample?.Forward(x) ?? x;
-        return Ops.Relu(Ops.Add(h, identity));
-    }
-
-    private FoldedConv2d? _f1, _f2, _f3, _fd;
-
-    /// <summary>Whether <see cref="ForwardFused"/> applies (groups 1: every conv can be folded and packed).</summary>
-    internal bool CanFuse => _conv2.Config.Groups == 1;
-
-    /// <summary>
-    /// Inference: BN folded into every conv, ReLU in their output step, and conv3's output step adding the identity
-    /// before its ReLU. Never releases x. Shapes: as <see cref="Forward"/>.
-    /// </summary>
-    public Tensor ForwardFused(Tensor x)
-    {
-        _f1 ??= new FoldedConv2d(_conv1, _bn1);
-        _f2 ??= new FoldedConv2d(_conv2, _bn2);
-        _f3 ??= new FoldedConv2d(_conv3, _bn3);
-        var h1 = _f1.Forward(x, Activation.Relu);
-        var h2 = _f2.Forward(h1, Activation.Relu);
-        TensorScope.Release(h1);
-        var identity = x;
-        if (_downsample != null)
-        {
-            _fd ??= new FoldedConv2d((Conv2d)_downsample[0], (BatchNorm2d)_downsample[1]);
-            identity = _fd.Forward(x);
-        }
-        var y = _f3.Forward(h2, Activation.Relu, identity, residualBeforeAct: true); // relu(bn3(conv3(h2)) + identity)
-        TensorScope.Release(h2);
-        if (!ReferenceEquals(identity, x)) TensorScope.Release(identity);
+        bool fused = InferenceFusion.Applies(this, x);
+        var h1 = _conv1.Forward(x, _bn1, Activation.Relu);
+        var h2 = _conv2.Forward(h1, _bn2, Activation.Relu);
+        InferenceFusion.Free(fused, h1);
+        var identity = _downsample == null ? x : ((Conv2d)_downsample[0]).Forward(x, (BatchNorm2d)_downsample[1]);
+        var y = _conv3.Forward(h2, _bn3, Activation.Relu, identity, residualBeforeAct: true); // relu(bn3(conv3(h2)) + identity)
+        InferenceFusion.Free(fused, h2);
+        if (!ReferenceEquals(identity, x)) InferenceFusion.Free(fused, identity);
         return y;
     }
 }
@@ -158,63 +136,26 @@ public sealed class ResNet : TorchvisionClassifier
     }
 
     public override int NumClasses => _fc?.Config.OutFeatures ?? 0;
+    public override string HeadKey => "fc";
     public override int NumFeatures { get; }
     public override IReadOnlyList<FeatureInfo> FeatureInfo => _featureInfo;
 
-    /// <summary>Shapes: images (B, 3, H, W) → (B, H/4, W/4, StemWidth) after the stem and max-pool.</summary>
-    private Tensor Stem(Tensor images)
-    {
-        var x = ImagesToChannelsLast(images, 3);
-        x = Ops.Relu(_bn1.Forward(_conv1.Forward(x)));
-        return Ops.MaxPool2d(x, 3, 2, 1);
-    }
-
     /// <summary>Shapes: images (B, 3, H, W) → layer4 output (B, H/32, W/32, NumFeatures).</summary>
-    public override Tensor ForwardFeatures(Tensor images)
-    {
-        if (UseFusedPath(images)) return ForwardFusedStages(images, keepStages: false)[^1];
-        var x = Stem(images);
-        foreach (var layer in _layers) x = layer.Forward(x);
-        return x;
-    }
-
-    private bool UseFusedPath(Tensor images) =>
-        Config.Groups == 1 && UseFused(images);
-
-    private FoldedConv2d? _stemFused;
-    private PackedLinear? _fcFused;
-
-    /// <summary>The inference path: folded, packed convs; each map freed once consumed, stage outputs kept when asked.</summary>
-    private List<Tensor> ForwardFusedStages(Tensor images, bool keepStages)
-    {
-        var input = ImagesToChannelsLast(images, 3);
-        _stemFused ??= new FoldedConv2d(_conv1, _bn1);
-        var s = _stemFused.Forward(input, Activation.Relu);          // (B, H/2, W/2, StemWidth)
-        if (input.Storage != images.Storage) TensorScope.Release(input);
-        var x = Ops.MaxPool2d(s, 3, 2, 1);                            // (B, H/4, W/4, StemWidth)
-        TensorScope.Release(s);
-        var outs = new List<Tensor>(4);
-        foreach (var layer in _layers)
-        {
-            for (int j = 0; j < layer.Count; j++)
-            {
-                var y = ((Bottleneck)layer[j]).ForwardFused(x);
-                if (!keepStages || j > 0 || outs.Count == 0) TensorScope.Release(x);
-                x = y;
-            }
-            outs.Add(x);
-        }
-        return outs;
-    }
+    public override Tensor ForwardFeatures(Tensor images) => Run(images, keep: false)[^1];
 
     /// <summary>Shapes: images (B, 3, H, W) → layer1..layer4 outputs (B, H/s, W/s, C) at s = 4, 8, 16, 32.</summary>
-    public override IReadOnlyList<Tensor> ForwardStages(Tensor images)
+    public override IReadOnlyList<Tensor> ForwardStages(Tensor images) => Run(images, keep: true);
+
+    /// <summary>conv1 → bn1 → ReLU → max-pool (B, H/4, W/4, StemWidth), then the layers; maps freed once consumed on the fused path.</summary>
+    private List<Tensor> Run(Tensor images, bool keep)
     {
-        if (UseFusedPath(images)) return ForwardFusedStages(images, keepStages: true);
-        var x = Stem(images);
-        var outs = new List<Tensor>(4);
-        foreach (var layer in _layers) outs.Add(x = layer.Forward(x));
-        return outs;
+        bool fused = InferenceFusion.Applies(this, images);
+        var input = ImagesToChannelsLast(images, 3);
+        var s = _conv1.Forward(input, _bn1, Activation.Relu);         // (B, H/2, W/2, StemWidth)
+        FreeInput(fused, input, images);
+        var x = Ops.MaxPool2d(s, 3, 2, 1);                             // (B, H/4, W/4, StemWidth)
+        InferenceFusion.Free(fused, s);
+        return RunStages(_layers, (layer, t) => layer.Forward(t), x, fused, keep);
     }
 
     /// <summary>Shapes: features (B, H', W', C) → logits (B, NumClasses), or the pooled (B, C) with preLogits or no classifier.</summary>
@@ -223,14 +164,12 @@ public sealed class ResNet : TorchvisionClassifier
         var pooled = Ops.AdaptiveAvgPool2d(features, 1);         // (B, 1, 1, C)
         pooled = pooled.Reshape(pooled.Dim(0), pooled.Dim(3));   // (B, C)
         if (preLogits || _fc == null) return pooled;
-        if (UseFusedPath(features)) return (_fcFused ??= new PackedLinear(_fc)).Forward(pooled);
         return _fc.Forward(pooled);
     }
 
     /// <summary>A new fc for <paramref name="numClasses"/> classes with PyTorch's default init (0 removes it).</summary>
     public override void ResetClassifier(int numClasses)
     {
-        _fcFused = null;
         _fc = ReplaceHead(_fc, "fc", numClasses, q => new Linear(q, NumFeatures, numClasses));
     }
 }

@@ -21,14 +21,14 @@ public static class TorchvisionZoo
 
     public static IEnumerable<ModelEntry> Entries =>
     [
-        new("resnet50", "torchvision ResNet-50 (v1.5 Bottleneck); loads torchvision state dicts as is",
+        ModelEntry.Classifier("resnet50", "torchvision ResNet-50 (v1.5 Bottleneck); loads torchvision state dicts as is",
             ResNet50Parameters, new DataConfig { CropFraction = 0.875, Interpolation = "bilinear" },
             (p, o) =>
             {
                 NoDropPath("resnet50", o);
                 return new ResNet(p, ResNetConfig.ResNet50 with { NumClasses = o.NumClasses ?? 1000 });
             }),
-        new("convnext_tiny", "torchvision ConvNeXt-T; loads torchvision state dicts as is",
+        ModelEntry.Classifier("convnext_tiny", "torchvision ConvNeXt-T; loads torchvision state dicts as is",
             ConvNeXtTinyParameters, new DataConfig { CropFraction = 224.0 / 236, Interpolation = "bilinear" },
             (p, o) => new ConvNeXt(p, ConvNeXtConfig.Tiny with
             {
@@ -36,8 +36,9 @@ public static class TorchvisionZoo
                 // ASSUMPTION: as timm's create_model, the caller's DropPath (default 0), not torchvision's builder
                 // default of 0.1 (which only matters in training; eval outputs are the same).
                 StochasticDepthProb = o.DropPath,
+                FeaturesOnly = o.FeaturesOnly,
             })),
-        new("vit_b_16", "torchvision ViT-B/16 (fixed input size); loads torchvision state dicts as is",
+        ModelEntry.Classifier("vit_b_16", "torchvision ViT-B/16 (fixed input size); loads torchvision state dicts as is",
             VitB16Parameters, new DataConfig { CropFraction = 0.875, Interpolation = "bilinear" },
             (p, o) =>
             {

@@ -41,101 +41,22 @@ public sealed record VisionTransformerConfig
 }
 
 /// <summary>
-/// torch.nn.MultiheadAttention (batch_first, self-attention, bias, kdim = vdim = embed_dim) as torchvision uses it:
-/// one packed in_proj_weight (3C, C) whose rows are [W_q; W_k; W_v], in_proj_bias (3C), and out_proj (Linear C→C).
-/// Heads split the C channels into NH consecutive groups of HD; scale HD^-½.
-/// </summary>
-public sealed class MultiheadSelfAttention : Module
-{
-    private readonly Parameter _inProjWeight, _inProjBias;
-    private readonly Linear _outProj;
-    private readonly int _dim, _heads;
-
-    public MultiheadSelfAttention(ParamPath p, int dim, int heads) : base(p)
-    {
-        _dim = dim; _heads = heads;
-        // torch: xavier_uniform_ on the packed (3C, C) matrix, zero biases; out_proj keeps Linear's default weight init.
-        _inProjWeight = AddParameter("in_proj_weight", [3 * dim, dim], Init.XavierUniform());
-        _inProjBias = AddParameter("in_proj_bias", [3 * dim], Init.Zeros);
-        _outProj = new Linear(p.Sub("out_proj"), new LinearConfig(dim, dim) { BiasInit = Init.Zeros });
-    }
-
-    /// <summary>Shapes: x (B, T, C) → (B, T, C).</summary>
-    public Tensor Forward(Tensor x)
-    {
-        var qkv = Ops.Linear(x, _inProjWeight.Value, _inProjBias.Value);   // (B, T, 3C) = (B, T, 3, NH, HD)
-        var o = Ops.AttentionQkv(qkv, _heads);                              // (B, T, C), heads concatenated
-        return _outProj.Forward(o);
-    }
-
-    private PackedLinear? _inFused, _outFused;
-
-    /// <summary>Inference: packed in-projection, attention read straight from it, out-projection adding <paramref name="residual"/>.
-    /// Shapes: x (B, T, C), residual (B, T, C) or null → (B, T, C).</summary>
-    public Tensor ForwardFused(Tensor x, Tensor? residual)
-    {
-        _inFused ??= new PackedLinear(() => _inProjWeight.Value, () => _inProjBias.Value);
-        _outFused ??= new PackedLinear(_outProj);
-        var qkv = _inFused.Forward(x);                                       // (B, T, 3C) = (B, T, 3, NH, HD)
-        var o = Ops.AttentionQkv(qkv, _heads);                              // (B, T, C)
-        TensorScope.Release(qkv);
-        var y = _outFused.Forward(o, residual: residual);
-        TensorScope.Release(o);
-        return y;
-    }
-}
-
-/// <summary>
-/// torchvision's EncoderBlock: x + Dropout(Attn(ln_1(x))), then + MLPBlock(ln_2(·)) with MLPBlock = Linear C→M (mlp.0)
+/// torchvision's EncoderBlock as the shared <see cref="TransformerBlock"/>: x + Dropout(Attn(ln_1(x))), then
+/// + MLPBlock(ln_2(·)). The attention is torch.nn.MultiheadAttention (batch_first, self-attention, bias): one packed
+/// in_proj_weight (3C, C) whose rows are [W_q; W_k; W_v], in_proj_bias (3C), out_proj; MLPBlock = Linear C→M (mlp.0)
 /// → GELU → Dropout → Linear M→C (mlp.3) → Dropout (mlp.1, .2, .4 hold no tensors). LayerNorm eps 1e-6, exact GELU.
-/// MLP init as torchvision: xavier_uniform weights, N(0, 1e-6) biases.
+/// Init as torchvision: in_proj xavier-uniform with zero bias, out_proj Linear's default with zero bias, MLP
+/// xavier-uniform weights and N(0, 1e-6) biases.
 /// </summary>
-public sealed class EncoderBlock : Module, ILayer
+internal static class VitBlock
 {
-    private readonly LayerNorm _ln1, _ln2;
-    private readonly MultiheadSelfAttention _attn;
-    private readonly Linear _fc1, _fc2;
-    private readonly Dropout _drop, _mlpDrop1, _mlpDrop2;
-
-    public EncoderBlock(ParamPath p, int dim, int heads, int mlpDim, double dropout) : base(p)
-    {
-        _ln1 = new LayerNorm(p.Sub("ln_1"), dim, eps: 1e-6);
-        _attn = new MultiheadSelfAttention(p.Sub("self_attention"), dim, heads);
-        _drop = new Dropout(p.Sub("dropout"), dropout);
-        _ln2 = new LayerNorm(p.Sub("ln_2"), dim, eps: 1e-6);
-        var mlp = p.Sub("mlp");
-        _fc1 = new Linear(mlp.Sub(0), new LinearConfig(dim, mlpDim) { WeightInit = Init.XavierUniform(), BiasInit = Init.Normal(0, 1e-6) });
-        _mlpDrop1 = new Dropout(mlp.Sub(2), dropout);
-        _fc2 = new Linear(mlp.Sub(3), new LinearConfig(mlpDim, dim) { WeightInit = Init.XavierUniform(), BiasInit = Init.Normal(0, 1e-6) });
-        _mlpDrop2 = new Dropout(mlp.Sub(4), dropout);
-    }
-
-    /// <summary>Shapes: x (B, T, C) → (B, T, C).</summary>
-    public Tensor Forward(Tensor x)
-    {
-        x = Ops.Add(x, _drop.Forward(_attn.Forward(_ln1.Forward(x))));
-        var y = _mlpDrop1.Forward(Ops.Gelu(_fc1.Forward(_ln2.Forward(x)))); // (B, T, M)
-        return Ops.Add(x, _mlpDrop2.Forward(_fc2.Forward(y)));
-    }
-
-    private PackedLinear? _fc1Fused, _fc2Fused;
-
-    /// <summary>Inference (dropout is identity): residual adds in the projections' output steps. Never releases x.</summary>
-    public Tensor ForwardFused(Tensor x)
-    {
-        _fc1Fused ??= new PackedLinear(_fc1);
-        _fc2Fused ??= new PackedLinear(_fc2);
-        var n1 = _ln1.Forward(x);
-        var t1 = _attn.ForwardFused(n1, residual: x);       // x + attn(ln_1(x))
-        TensorScope.Release(n1);
-        var n2 = _ln2.Forward(t1);
-        var u = _fc1Fused.Forward(n2, Activation.Gelu);     // (B, T, M)
-        TensorScope.Release(n2);
-        var t2 = _fc2Fused.Forward(u, residual: t1);        // t1 + mlp(ln_2(t1))
-        TensorScope.Release(u);
-        TensorScope.Release(t1);
-        return t2;
-    }
+    public static TransformerBlock Create(ParamPath p, int dim, int heads, int mlpDim, double dropout) =>
+        new(p, new TransformerBlockConfig(dim, heads)
+        {
+            MlpHidden = mlpDim, NormEps = 1e-6, Layout = QkvLayout.InProj, Dropout = dropout, DropoutModules = true,
+            HasDropPath = false, Norm1Name = "ln_1", AttnName = "self_attention", Norm2Name = "ln_2", TorchvisionMlpNames = true,
+            AttnBiasInit = Init.Zeros, MlpWeightInit = Init.XavierUniform(), MlpBiasInit = Init.Normal(0, 1e-6),
+        });
 }
 
 /// <summary>
@@ -146,7 +67,7 @@ public sealed class TransformerEncoder : Module, ILayer
 {
     private readonly Parameter _posEmbedding;
     private readonly Dropout _dropout;
-    private readonly EncoderBlock[] _layers;
+    private readonly TransformerBlock[] _layers;
     private readonly LayerNorm _ln;
 
     public TransformerEncoder(ParamPath p, int tokens, VisionTransformerConfig config) : base(p)
@@ -155,39 +76,31 @@ public sealed class TransformerEncoder : Module, ILayer
         _posEmbedding = AddParameter("pos_embedding", [1, tokens, c], Init.Normal(0, 0.02)); // BERT's init, as torchvision
         _dropout = new Dropout(p.Sub("dropout"), config.Dropout);
         var layers = p.Sub("layers");
-        _layers = new EncoderBlock[config.NumLayers];
+        _layers = new TransformerBlock[config.NumLayers];
         for (int i = 0; i < config.NumLayers; i++)
-            _layers[i] = new EncoderBlock(layers.Sub($"encoder_layer_{i}"), c, config.NumHeads, config.MlpDim, config.Dropout);
+            _layers[i] = VitBlock.Create(layers.Sub($"encoder_layer_{i}"), c, config.NumHeads, config.MlpDim, config.Dropout);
         _ln = new LayerNorm(p.Sub("ln"), c, eps: 1e-6);
     }
 
     public Tensor PosEmbedding => _posEmbedding.Value;
 
-    /// <summary>Shapes: tokens (B, N+1, C) → normed tokens (B, N+1, C).</summary>
+    /// <summary>Shapes: tokens (B, N+1, C) → normed tokens (B, N+1, C). On the fused path x, an intermediate of the
+    /// caller, and every layer's output are freed once consumed.</summary>
     public Tensor Forward(Tensor x)
     {
         if (x.Rank != 3 || !ShapeUtil.Equal(x.Shape[1..], PosEmbedding.Shape[1..]))
             throw new ArgumentException($"TransformerEncoder {Path}: expected tokens (B, {PosEmbedding.Dim(1)}, {PosEmbedding.Dim(2)}), got {ShapeUtil.Format(x.Shape)}.");
-        x = _dropout.Forward(Ops.Add(x, PosEmbedding));
-        foreach (var layer in _layers) x = layer.Forward(x);
-        return _ln.Forward(x);
-    }
-
-    /// <summary>The inference forward; <paramref name="x"/> (an intermediate of the caller) is released once consumed.</summary>
-    internal Tensor ForwardFused(Tensor x)
-    {
-        if (x.Rank != 3 || !ShapeUtil.Equal(x.Shape[1..], PosEmbedding.Shape[1..]))
-            throw new ArgumentException($"TransformerEncoder {Path}: expected tokens (B, {PosEmbedding.Dim(1)}, {PosEmbedding.Dim(2)}), got {ShapeUtil.Format(x.Shape)}.");
-        var h = Ops.Add(x, PosEmbedding);
-        TensorScope.Release(x);
+        bool fused = InferenceFusion.Applies(this, x);
+        var h = _dropout.Forward(Ops.Add(x, PosEmbedding));
+        InferenceFusion.Free(fused, x);
         foreach (var layer in _layers)
         {
-            var y = layer.ForwardFused(h);
-            TensorScope.Release(h);
+            var y = layer.Forward(h);
+            InferenceFusion.Free(fused, h);
             h = y;
         }
         var n = _ln.Forward(h);
-        TensorScope.Release(h);
+        InferenceFusion.Free(fused, h);
         return n;
     }
 }
@@ -230,6 +143,7 @@ public sealed class VisionTransformer : TorchvisionClassifier
         new(q, new LinearConfig(NumFeatures, numClasses) { WeightInit = Init.Zeros, BiasInit = Init.Zeros });
 
     public override int NumClasses => _head?.Config.OutFeatures ?? 0;
+    public override string HeadKey => "heads.head";
     public override int NumFeatures { get; }
     public override IReadOnlyList<FeatureInfo> FeatureInfo => _featureInfo;
 
@@ -243,23 +157,15 @@ public sealed class VisionTransformer : TorchvisionClassifier
         if (images.Rank != 4 || images.Dim(2) != s || images.Dim(3) != s)
             throw new ArgumentException($"VisionTransformer: expected images (B, 3, {s}, {s}) (the model was built for {s}×{s}; set ImageSize to change), got {ShapeUtil.Format(images.Shape)}.");
         int b = images.Dim(0), c = Config.HiddenDim;
-        if (UseFused(images))
-        {
-            var input = ImagesToChannelsLast(images, 3);
-            var p = (_projFused ??= new FoldedConv2d(_convProj)).Forward(input); // (B, S/P, S/P, C)
-            if (input.Storage != images.Storage) TensorScope.Release(input);
-            var tokens = Ops.Cat([Ops.Expand(ClassToken, b, 1, c), p.Reshape(b, -1, c)], 1); // (B, N+1, C)
-            TensorScope.Release(p);
-            return _encoder.ForwardFused(tokens);
-        }
-        var x = _convProj.Forward(ImagesToChannelsLast(images, 3));     // (B, S/P, S/P, C)
-        x = x.Reshape(b, -1, c);                                          // (B, N, C), row-major patches as torchvision
+        bool fused = InferenceFusion.Applies(this, images);
+        var input = ImagesToChannelsLast(images, 3);
+        var x = _convProj.Forward(input);                                 // (B, S/P, S/P, C)
+        FreeInput(fused, input, images);
         var cls = Ops.Expand(ClassToken, b, 1, c);                        // (B, 1, C)
-        return _encoder.Forward(Ops.Cat([cls, x], 1));                    // (B, N+1, C)
+        var tokens = Ops.Cat([cls, x.Reshape(b, -1, c)], 1);              // (B, N+1, C), row-major patches as torchvision
+        InferenceFusion.Free(fused, x);
+        return _encoder.Forward(tokens);                                  // (B, N+1, C)
     }
-
-    private FoldedConv2d? _projFused;
-    private PackedLinear? _headFused;
 
     /// <summary>Shapes: tokens (B, N+1, C) → logits (B, NumClasses), or the class token (B, C) with preLogits or no classifier.</summary>
     public override Tensor ForwardHead(Tensor features, bool preLogits = false)
@@ -268,7 +174,6 @@ public sealed class VisionTransformer : TorchvisionClassifier
             throw new ArgumentException($"VisionTransformer.ForwardHead: expected tokens (B, T, {NumFeatures}), got {ShapeUtil.Format(features.Shape)}.");
         var cls = Ops.Slice(features, 1, 0, 1).Reshape(features.Dim(0), NumFeatures); // (B, C)
         if (preLogits || _head == null) return cls;
-        if (UseFused(features)) return (_headFused ??= new PackedLinear(_head)).Forward(cls);
         return _head.Forward(cls);
     }
 
@@ -301,7 +206,6 @@ public sealed class VisionTransformer : TorchvisionClassifier
     /// <summary>A new heads.head for <paramref name="numClasses"/> classes, zero-initialised as torchvision (0 removes it).</summary>
     public override void ResetClassifier(int numClasses)
     {
-        _headFused = null;
         _head = ReplaceHead(_head, "heads.head", numClasses, q => MakeHead(q, numClasses));
     }
 }

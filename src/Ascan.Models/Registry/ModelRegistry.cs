@@ -1,4 +1,5 @@
-// The model registry: create by name, list with wildcards, each entry with timm-style default data config.
+// The model registry: every entry says what it is (classifier, segmenter, generator, text encoder) and how to build
+// it; create by name, list with wildcards, each with a timm-style default data config.
 using System.Text.RegularExpressions;
 using Ascan.Core;
 using Ascan.Nn;
@@ -24,10 +25,31 @@ public sealed record ModelOptions
     public int? ImageSize { get; init; }
     public DType DType { get; init; } = DType.F32;
     public ulong Seed { get; init; }
+
+    /// <summary>Build a classifier as a backbone for a dense head (timm's features_only): no classifier and no final norm.</summary>
+    public bool FeaturesOnly { get; init; }
 }
 
-/// <summary>A registered model: its factory, documented parameter count (at the default classes) and data config.</summary>
-public sealed record ModelEntry(string Name, string Description, long Parameters, DataConfig Config, Func<ParamPath, ModelOptions, ClassifierModel> Factory);
+/// <summary>What a registered model is, and so which verbs and tasks can use it.</summary>
+public enum ModelKind
+{
+    /// <summary>An image classifier (<see cref="ClassifierModel"/>), also a backbone for dense heads.</summary>
+    Classifier,
+    /// <summary>A semantic segmenter (backbone + decode head).</summary>
+    Segmenter,
+    /// <summary>An image generator (diffusion UNet, autoencoder).</summary>
+    Generator,
+    /// <summary>A text encoder for conditioning.</summary>
+    TextEncoder,
+}
+
+/// <summary>A registered model: what it is, its factory, documented parameter count (at the default classes) and data config.</summary>
+public sealed record ModelEntry(string Name, ModelKind Kind, string Description, long Parameters, DataConfig Config, Func<ParamPath, ModelOptions, Module> Factory)
+{
+    /// <summary>A classifier entry (a factory typed as returning one).</summary>
+    public static ModelEntry Classifier(string name, string description, long parameters, DataConfig config, Func<ParamPath, ModelOptions, ClassifierModel> factory) =>
+        new(name, ModelKind.Classifier, description, parameters, config, factory);
+}
 
 public static class ModelRegistry
 {
@@ -53,11 +75,24 @@ public static class ModelRegistry
         : throw new ArgumentException($"Unknown model '{name}'. Registered: {string.Join(", ", Entries.Value.Keys.Order())}.");
 
     /// <summary>Builds a registered model with fresh, seeded weights.</summary>
-    public static ClassifierModel Create(string name, ModelOptions? options = null)
+    public static Module Create(string name, ModelOptions? options = null)
     {
         var e = Get(name);
         options ??= new ModelOptions();
         try { return e.Factory(ParamPath.Root(options.DType, new Rng(options.Seed)), options); }
         finally { Module.ReleaseInitScratch(); }
     }
+
+    /// <summary>Builds a registered classifier; names the entry's kind when it is not one.</summary>
+    public static ClassifierModel CreateClassifier(string name, ModelOptions? options = null)
+    {
+        var e = Get(name);
+        if (e.Kind != ModelKind.Classifier)
+            throw new ArgumentException($"Model '{name}' is a {e.Kind.ToString().ToLowerInvariant()}, not a classifier. Classifiers: {string.Join(", ", List().Where(x => x.Kind == ModelKind.Classifier).Select(x => x.Name))}.");
+        return (ClassifierModel)Create(name, options);
+    }
+
+    /// <summary>Builds a registered classifier as a backbone (features-only: its stage outputs, no classifier or final norm).</summary>
+    public static ClassifierModel CreateBackbone(string name, ModelOptions? options = null) =>
+        CreateClassifier(name, (options ?? new ModelOptions()) with { FeaturesOnly = true, NumClasses = 0 });
 }

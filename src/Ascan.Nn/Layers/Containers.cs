@@ -15,10 +15,17 @@ public sealed class Sequential(ParamPath p) : Module(p), ILayer
 
     public ILayer this[int i] => (ILayer)Children[i].Module;
 
-    /// <summary>Shapes: whatever the chain maps.</summary>
+    /// <summary>Shapes: whatever the chain maps. On the fused inference path each intermediate is freed once the next exists.</summary>
     public Tensor Forward(Tensor x)
     {
-        foreach (var (_, m) in Children) x = ((ILayer)m).Forward(x);
+        bool fused = InferenceFusion.Applies(this, x);
+        var input = x;
+        foreach (var (_, m) in Children)
+        {
+            var y = ((ILayer)m).Forward(x);
+            if (!ReferenceEquals(x, input) && !ReferenceEquals(y, x)) InferenceFusion.Free(fused, x);
+            x = y;
+        }
         return x;
     }
 }

@@ -1,5 +1,7 @@
-// 2-d convolution layer on channels-last input, weight stored in PyTorch layout (O, C/groups, KH, KW).
+// 2-d convolution layer on channels-last input, weight stored in PyTorch layout (O, C/groups, KH, KW); in eval a
+// following BatchNorm folds into it, activation and residual run in its output step.
 using Ascan.Core;
+using Ascan.Kernels;
 
 namespace Ascan.Nn;
 
@@ -16,10 +18,17 @@ public sealed record Conv2dConfig(int InChannels, int OutChannels, int KernelSiz
     public Conv2d Build(ParamPath p) => new(p, this);
 }
 
+/// <summary>
+/// A convolution, optionally followed by its BatchNorm, an activation and a residual add. Training records each as
+/// an op (BN and activation as one). In eval with no graph to record (<see cref="InferenceFusion"/>) a groups-1 conv
+/// runs packed: the BatchNorm folded into its weight and bias, activation and residual in its output step.
+/// </summary>
 public sealed class Conv2d : Module, ILayer
 {
     private readonly Parameter _weight;
     private readonly Parameter? _bias;
+    private FoldedConv2d? _folded;
+    private BatchNorm2d? _foldedBn;
     public Conv2dConfig Config { get; }
 
     public Conv2d(ParamPath p, Conv2dConfig config) : base(p)
@@ -36,6 +45,51 @@ public sealed class Conv2d : Module, ILayer
     public Tensor? Bias => _bias?.Value;
 
     /// <summary>Shapes: x (B, H, W, C) → (B, OH, OW, O).</summary>
-    public Tensor Forward(Tensor x) =>
-        Ops.Conv2d(x, Weight, Bias, Config.Stride, Config.Padding, Config.Dilation, Config.Groups);
+    public Tensor Forward(Tensor x) => Forward(x, null);
+
+    /// <summary>
+    /// act(BN(conv(x))) + residual, or act(BN(conv(x)) + residual) with <paramref name="residualBeforeAct"/>
+    /// (ResNet's ReLU after the add); without <paramref name="bn"/> the conv alone.
+    /// Shapes: x (B, H, W, C), residual (B, OH, OW, O) or null → (B, OH, OW, O).
+    /// </summary>
+    public Tensor Forward(Tensor x, BatchNorm2d? bn, Activation act = Activation.None, Tensor? residual = null, bool residualBeforeAct = false)
+    {
+        if (CanFold(x, bn, residual))
+        {
+            if (_folded == null || !ReferenceEquals(_foldedBn, bn))
+            {
+                _folded?.Dispose();
+                (_folded, _foldedBn) = (new FoldedConv2d(this, bn), bn);
+            }
+            return _folded.Forward(x, act, residual, residualBeforeAct);
+        }
+        var y = Ops.Conv2d(x, Weight, Bias, Config.Stride, Config.Padding, Config.Dilation, Config.Groups);
+        if (bn == null) return InferenceFusion.Epilogue(y, act, residual, residualBeforeAct);
+        if (residual != null && residualBeforeAct) return InferenceFusion.Activate(Ops.Add(bn.Forward(y), residual), act);
+        if (act == Activation.None && residual == null) return bn.Forward(y);
+        return bn.ForwardAct(y, act, residual);
+    }
+
+    /// <summary>
+    /// bn2(next(act(bn1(conv(x))))) + residual, FusedMBConv's body; <paramref name="next"/> is a 1×1, stride-1 conv
+    /// without bias or groups. Training: one op computes next(act(bn1(·))) and recomputes the activated map in the
+    /// backward instead of storing it. Eval: both convs with their BatchNorm folded, act in the first's output step,
+    /// the residual in the second's. Shapes: x (B, H, W, C), residual (B, H', W', O₂) or null → (B, H', W', O₂).
+    /// </summary>
+    public Tensor ForwardBnActConv1x1Bn(Tensor x, BatchNorm2d bn1, Activation act, Conv2d next, BatchNorm2d bn2, Tensor? residual)
+    {
+        if (CanFold(x, bn1, null) && next.CanFold(x, bn2, residual))
+        {
+            var h = Forward(x, bn1, act);                         // (B, H', W', O₁)
+            var y = next.Forward(h, bn2, Activation.None, residual);
+            TensorScope.Release(h);
+            return y;
+        }
+        var z = bn1.ForwardActConv1x1(Forward(x), act, next);     // (B, H', W', O₂); act(bn1(·)) never stored
+        return residual == null ? bn2.Forward(z) : bn2.ForwardAct(z, Activation.None, residual);
+    }
+
+    private bool CanFold(Tensor x, BatchNorm2d? bn, Tensor? residual) =>
+        Config.Groups == 1 && InferenceFusion.Applies(this, x, bn, residual)
+        && (bn == null || (bn.RunningMean != null && bn.RunningVar != null));
 }

@@ -51,12 +51,51 @@ public static class InferenceFusion
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
     }
 
-    public static bool Applies(Module m, Tensor x)
+    /// <summary>Whether <paramref name="m"/> (and <paramref name="also"/>, a module it fuses with, e.g. the BatchNorm
+    /// after a conv) may run fused on <paramref name="x"/> (and <paramref name="other"/>, a second input such as a
+    /// residual or a layer scale).</summary>
+    public static bool Applies(Module m, Tensor x, Module? also = null, Tensor? other = null)
     {
-        if (m.Training || x.DType != DType.F32 || !Ops.PackedKernelsSupported) return false;
+        if (m.Training || !m.FusedInference || x.DType != DType.F32 || !Ops.PackedKernelsSupported) return false;
+        if (also != null && (also.Training || !also.FusedInference)) return false;
         if (!Autograd.IsEnabled) return true;
-        return !x.RequiresGrad && !m.Parameters().Any(p => p.RequiresGrad);
+        if (x.RequiresGrad || other?.RequiresGrad == true || m.Parameters().Any(p => p.RequiresGrad)) return false;
+        return also == null || !also.Parameters().Any(p => p.RequiresGrad);
     }
+
+    /// <summary>
+    /// Frees intermediates of a fused forward (<paramref name="fused"/>: the caller's <see cref="Applies"/> decision)
+    /// once nothing reads them: no graph holds them then. Does nothing on the plain path, where the backward may
+    /// need them.
+    /// </summary>
+    public static void Free(bool fused, Tensor t)
+    {
+        if (fused) TensorScope.Release(t);
+    }
+
+    /// <inheritdoc cref="Free(bool, Tensor)"/>
+    public static void Free(bool fused, Tensor a, Tensor b) { Free(fused, a); Free(fused, b); }
+
+    /// <summary>
+    /// act(y) + residual, or act(y + residual) with <paramref name="residualBeforeAct"/>, as separate recorded ops: the
+    /// plain (training) form of a GEMM's fused output step.
+    /// </summary>
+    public static Tensor Epilogue(Tensor y, Activation act, Tensor? residual, bool residualBeforeAct)
+    {
+        if (residual != null && residualBeforeAct) return Activate(Ops.Add(y, residual), act);
+        y = Activate(y, act);
+        return residual == null ? y : Ops.Add(y, residual);
+    }
+
+    /// <summary>The activation as its recorded op (identity for None).</summary>
+    public static Tensor Activate(Tensor x, Activation act) => act switch
+    {
+        Activation.None => x,
+        Activation.Relu => Ops.Relu(x),
+        Activation.Gelu => Ops.Gelu(x),
+        Activation.Silu => Ops.Silu(x),
+        _ => throw new ArgumentOutOfRangeException(nameof(act), act, "Unknown activation."),
+    };
 }
 
 /// <summary>

@@ -12,8 +12,9 @@ public static class ModelLoader
 {
     /// <summary>
     /// Loads <paramref name="weightsPath"/> into model <paramref name="modelName"/> (null: the name stored in a training
-    /// checkpoint). Classes come from the checkpoint or the class map beside the file, else from the head's width;
-    /// the image size from <paramref name="imageSize"/>, else the training config, else the model's default.
+    /// checkpoint). Classes come from the checkpoint or the class map beside the file, else from the model's own
+    /// classifier in the weights (<see cref="ClassifierModel.HeadKey"/>, for every family); the image size from
+    /// <paramref name="imageSize"/>, else the training config, else the model's default.
     /// Weights must match the model exactly; a mismatch names the file and every differing key.
     /// </summary>
     public static LoadedClassifier Load(string? modelName, string weightsPath, bool useEma = false, int? imageSize = null)
@@ -22,11 +23,15 @@ public static class ModelLoader
         TrainConfig? trained = Checkpoint.IsCheckpoint(weightsPath) ? Checkpoint.ReadConfig(weightsPath) : null;
         modelName ??= trained?.Model ?? throw new ArgumentException($"'{weightsPath}' is a plain weights file: pass --model NAME.");
         var entry = ModelRegistry.Get(modelName);
-        int numClasses = classes?.Count
-            ?? (state.TryGetValue("head.weight", out var head) ? head.Dim(0)
-            : throw new ArgumentException($"Cannot tell the number of classes of '{weightsPath}': no class map (class_map.txt) beside it and no 'head.weight'."));
         int size = imageSize ?? trained?.ImageSize ?? entry.Config.InputSize;
-        var model = ModelRegistry.Create(modelName, new ModelOptions { NumClasses = numClasses, ImageSize = size });
+        var model = ModelRegistry.CreateClassifier(modelName, new ModelOptions { ImageSize = size });
+        int numClasses = classes?.Count ?? model.NumClassesIn(state) switch
+        {
+            null => throw new ArgumentException($"Cannot tell the number of classes of '{weightsPath}': no class map (class_map.txt) beside it, and model '{modelName}' does not name its classifier."),
+            0 => throw new ArgumentException($"'{weightsPath}' holds no classifier for model '{modelName}' (no '{model.HeadKey}.weight'): a headless backbone cannot classify."),
+            int n => n,
+        };
+        if (numClasses != model.NumClasses) model.ResetClassifier(numClasses);
         try { model.LoadStateDict(state, strict: true); }
         catch (StateDictException e) { throw new InvalidDataException($"Weights '{weightsPath}' do not fit model '{modelName}' with {numClasses} classes:\n{e.Report}", e); }
         model.Eval();
