@@ -42,7 +42,8 @@ public sealed record EpochMeters
 
 internal sealed class EpochMetersJson : JsonConverter<EpochMeters>
 {
-    private static readonly string[] Known = ["loss_sum", "samples", "seconds"];
+    // "loss" and "accuracy": derived figures that checkpoints written before task sums also stored; read and dropped.
+    private static readonly string[] Known = ["loss_sum", "samples", "seconds", "loss", "accuracy"];
 
     public override EpochMeters Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
