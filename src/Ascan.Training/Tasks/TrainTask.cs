@@ -14,8 +14,8 @@ public sealed record TaskStep(Tensor Loss, Metrics Sums);
 /// <summary>
 /// A training task: classification, segmentation, diffusion… The <see cref="Trainer"/> owns everything tasks share
 /// (schedule, accumulation, clipping, optimizer step, EMA, checkpoints, exact resume, the NaN stop, progress, the
-/// summary and curves); a task says what a batch means. Every method but <see cref="Step"/> runs outside autograd's
-/// reach of the step, so evaluation may run the model in eval mode as it likes (restoring the mode afterwards).
+/// summary and curves); a task says what a batch means. Only <see cref="Step"/> runs with gradients on; <see
+/// cref="EndEpoch"/> runs between epochs and may put the model in eval mode (restoring its mode afterwards).
 /// A task's randomness must come from <see cref="Generators"/> (or from the model's Dropout/DropPath), so that a
 /// checkpoint holds it and a resumed run draws what an uninterrupted one would.
 /// </summary>
