@@ -1,13 +1,34 @@
-// The contract between data loading and training: batches of normalised NCHW images with labels.
+// The contract between data loading and training: batches of normalised NCHW images with whatever targets the task needs.
 using Ascan.Core;
 
 namespace Ascan.Data;
 
 /// <summary>
-/// One batch, ready for the model. Images (B, 3, H, W) float32, normalised with the model's mean/std.
-/// Labels are class indices; SoftTargets (B, classes), when mixup/cutmix ran, replace them for the loss.
+/// One batch, ready for the model. Images (B, 3, H, W) float32, normalised with the model's mean/std. Every target
+/// is optional, so one type serves every task: Labels are class indices (classification; empty when the task has
+/// none); SoftTargets (B, classes), when mixup/cutmix ran, replace them for the loss; the init-only fields below
+/// carry segmentation masks, the class ids of class-conditional generation and the token ids of text-to-image.
 /// </summary>
-public sealed record Batch(Tensor Images, int[] Labels, Tensor? SoftTargets = null);
+public sealed record Batch(Tensor Images, int[] Labels, Tensor? SoftTargets = null)
+{
+    /// <summary>The mask value that marks pixels without a label (ADE20K's "other"; mmseg's ignore_index).</summary>
+    public const int IgnoreIndex = 255;
+
+    /// <summary>A batch of images alone (the other targets set with init, as the task needs).</summary>
+    public Batch(Tensor images) : this(images, []) { }
+
+    /// <summary>Per-pixel class indices (B, H, W) row-major at the images' H and W; <see cref="IgnoreIndex"/> where unlabelled.</summary>
+    public int[]? Masks { get; init; }
+
+    /// <summary>One class id per image (B), the condition of class-conditional generation.</summary>
+    public int[]? ClassIds { get; init; }
+
+    /// <summary>Token ids (B, T) row-major, T = TokenIds.Length / B (padded to a common length).</summary>
+    public int[]? TokenIds { get; init; }
+
+    /// <summary>B, the number of images.</summary>
+    public int Count => Images.Dim(0);
+}
 
 /// <summary>
 /// A finite, ordered source of batches. Epoch(e) yields the same batches for the same (seed, e): shuffling and

@@ -93,4 +93,22 @@ public class CheckpointTests
         Assert.False(Checkpoint.IsCheckpoint(dir.File("plain.safetensors")));
         Assert.Throws<InvalidDataException>(() => Checkpoint.Load(dir.File("plain.safetensors")));
     }
+
+    // Checkpoints written before metrics became named (flat rows and meters with the classification columns, the
+    // meters' derived loss/accuracy included) read back as the same values; new ones keep that layout.
+    private const string OldRow = """{"epoch":1,"train_loss":0.9,"train_acc":0.5,"val_loss":"NaN","val_top1":"NaN","val_top5":"NaN","ema_top1":"NaN","lr":0.001,"images_per_sec":100,"seconds":2}""";
+    private const string OldMeters = """{"loss_sum":1.5,"correct":7,"samples":12,"seconds":0.25,"loss":0.125,"accuracy":0.5833333333333334}""";
+
+    [Fact]
+    public void Checkpoint_History_ReadsAndWritesTheFlatClassificationLayout()
+    {
+        var row = System.Text.Json.JsonSerializer.Deserialize<EpochRecord>(OldRow)!;
+        Assert.Equal(new EpochRecord(1, 0.9, 0.5, double.NaN, double.NaN, double.NaN, double.NaN, 1e-3, 100, 2), row);
+        Assert.Equal(OldRow, System.Text.Json.JsonSerializer.Serialize(row));
+
+        var meters = System.Text.Json.JsonSerializer.Deserialize<EpochMeters>(OldMeters)!;
+        Assert.Equal(new EpochMeters { LossSum = 1.5, Correct = 7, Samples = 12, Seconds = 0.25 }, meters);
+        Assert.Equal(["correct"], meters.Sums.Names);
+        Assert.Equal("""{"loss_sum":1.5,"correct":7,"samples":12,"seconds":0.25}""", System.Text.Json.JsonSerializer.Serialize(meters));
+    }
 }

@@ -114,4 +114,18 @@ public class ReportTests
         Assert.Matches(@"^circle\s+10\s+0\.8000\s+square \(2\)$", lines[1]);
         Assert.Matches(@"^square\s+5\s+1\.0000\s*$", lines[2]);
     }
+
+    [Fact]
+    public void Metrics_AddWithAndLookup_KeepOrderAndCompareByValue()
+    {
+        var m = Metrics.Of(("correct", 3), ("loss", double.NaN));
+        var sum = m.Add(Metrics.Of(("pixels", 10), ("correct", 2)));
+        Assert.Equal(["correct", "loss", "pixels"], sum.Names);
+        Assert.Equal(5, sum["correct"]);
+        Assert.True(double.IsNaN(sum["absent"]));
+        Assert.Equal(Metrics.Of(("correct", 5), ("loss", double.NaN), ("pixels", 10)), sum); // NaN equals NaN
+        Assert.NotEqual(Metrics.Of(("loss", double.NaN), ("correct", 5), ("pixels", 10)), sum); // order matters
+        Assert.Equal(Metrics.Of(("correct", 3), ("loss", 1)), m.With("loss", 1));
+        Assert.Throws<ArgumentException>(() => Metrics.Of(("a", 1), ("a", 2)));
+    }
 }

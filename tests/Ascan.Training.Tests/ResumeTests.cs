@@ -1,5 +1,6 @@
 // Interrupt and resume: a run stopped mid-epoch (mid accumulation group) and resumed in a fresh trainer gives the
 // same losses, step for step, and the same final weights as an uninterrupted run.
+using Ascan.Training.Tasks;
 using Ascan.Training.Train;
 
 namespace Ascan.Training.Tests;

@@ -1,6 +1,7 @@
 // Trainer: a tiny model learns separable data; a non-finite loss stops the run and keeps the last good checkpoint.
 using Ascan.Models;
 using Ascan.Data.Shapes;
+using Ascan.Training.Tasks;
 using Ascan.Training.Train;
 
 namespace Ascan.Training.Tests;

@@ -1,11 +1,20 @@
-// The training progress line: loss, accuracy, images/s, learning rate and ETA, refreshed in place on a terminal.
+// The training progress line: loss, the task's running figures (accuracy), images/s, learning rate and ETA, refreshed in place on a terminal.
 using System.Globalization;
 
 namespace Ascan.Training.Reporting;
 
-/// <summary>What one training step reports (epoch 0-based, batch 0-based within the epoch).</summary>
+/// <summary>
+/// What one training step reports (epoch 0-based, batch 0-based within the epoch). Running holds the task's running
+/// figures of the epoch so far, shown after the loss (classification: acc).
+/// </summary>
 public sealed record StepLog(int Epoch, int Epochs, int Batch, int BatchesPerEpoch, long Update, double Loss, double RunningLoss,
-    double RunningAccuracy, double Lr, double ImagesPerSecond, TimeSpan Eta);
+    Metrics Running, double Lr, double ImagesPerSecond, TimeSpan Eta)
+{
+    /// <summary>A classification step: its one running figure is the accuracy.</summary>
+    public StepLog(int epoch, int epochs, int batch, int batchesPerEpoch, long update, double loss, double runningLoss,
+        double runningAccuracy, double lr, double imagesPerSecond, TimeSpan eta)
+        : this(epoch, epochs, batch, batchesPerEpoch, update, loss, runningLoss, Metrics.Of(("acc", runningAccuracy)), lr, imagesPerSecond, eta) { }
+}
 
 /// <summary>
 /// On a terminal one line is redrawn with '\r' after every step; otherwise (a log file, CI) a plain line is written
@@ -50,7 +59,8 @@ public sealed class ProgressBar(TextWriter writer, bool isTerminal, int interval
         var inv = CultureInfo.InvariantCulture;
         return string.Create(inv,
             $"epoch {s.Epoch + 1}/{s.Epochs} [{new string('#', filled)}{new string('.', width - filled)}] {s.Batch + 1}/{s.BatchesPerEpoch} " +
-            $"loss {s.RunningLoss:F4} acc {s.RunningAccuracy:F3} {s.ImagesPerSecond:F0} img/s lr {s.Lr:0.00e+0} ETA {FormatSpan(s.Eta)}");
+            $"loss {s.RunningLoss:F4}{string.Concat(s.Running.Select(m => string.Create(inv, $" {m.Name} {m.Value:F3}")))} " +
+            $"{s.ImagesPerSecond:F0} img/s lr {s.Lr:0.00e+0} ETA {FormatSpan(s.Eta)}");
     }
 
     public static string FormatSpan(TimeSpan t) =>

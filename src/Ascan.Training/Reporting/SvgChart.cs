@@ -1,4 +1,4 @@
-// Hand-written SVG line charts: the loss and accuracy curves of a run, side by side.
+// Hand-written SVG line charts: the curves of a run (the panels its task declares), side by side.
 using System.Globalization;
 using System.Text;
 
@@ -9,6 +9,12 @@ public sealed record Series(string Name, string Colour, IReadOnlyList<(double X,
 
 /// <summary>One chart panel. A fixed Y range (e.g. accuracy 0–1) or null to fit the data.</summary>
 public sealed record ChartPanel(string Title, string XLabel, IReadOnlyList<Series> Series, (double Min, double Max)? YRange = null);
+
+/// <summary>A curve of a run: the epoch metric it plots (a summary column), its legend name and colour.</summary>
+public sealed record CurveSeries(string Name, string Colour, string Metric);
+
+/// <summary>A panel of curves.svg as a task declares it: which metrics go together, on what Y range (null = fit).</summary>
+public sealed record CurvePanel(string Title, IReadOnlyList<CurveSeries> Series, (double Min, double Max)? YRange = null);
 
 public static class SvgChart
 {
@@ -99,18 +105,12 @@ public static class SvgChart
 
     internal static string Escape(string s) => s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
 
-    /// <summary>The loss panel (train, val) and the accuracy panel (train, val top-1, EMA top-1) of a run's history.</summary>
-    public static string Curves(IReadOnlyList<EpochRecord> history)
-    {
-        List<(double, double)> Pick(Func<EpochRecord, double> f) => history.Select(r => ((double)r.Epoch, f(r))).ToList();
-        return Render([
-            new ChartPanel("Loss", "epoch", [
-                new Series("train", "#1f77b4", Pick(r => r.TrainLoss)),
-                new Series("val", "#d62728", Pick(r => r.ValLoss))]),
-            new ChartPanel("Accuracy", "epoch", [
-                new Series("train", "#1f77b4", Pick(r => r.TrainAcc)),
-                new Series("val top-1", "#d62728", Pick(r => r.ValTop1)),
-                new Series("EMA top-1", "#2ca02c", Pick(r => r.EmaTop1))], (0, 1)),
-        ]);
-    }
+    /// <summary>One panel per entry of <paramref name="panels"/>, each series drawn from its metric over the epochs.</summary>
+    public static string Curves(IReadOnlyList<EpochRecord> history, IReadOnlyList<CurvePanel> panels) =>
+        Render(panels.Select(p => new ChartPanel(p.Title, "epoch",
+            p.Series.Select(s => new Series(s.Name, s.Colour, history.Select(r => ((double)r.Epoch, r.Metrics[s.Metric])).ToList())).ToList(),
+            p.YRange)).ToList());
+
+    /// <summary>The classification curves: loss (train, val) and accuracy (train, val top-1, EMA top-1).</summary>
+    public static string Curves(IReadOnlyList<EpochRecord> history) => Curves(history, Tasks.ClassificationTask.CurvePanels);
 }

@@ -1,7 +1,8 @@
 // Training checkpoints as one safetensors file: model, optimizer, EMA and pending gradients as tensors; position,
-// RNG states, config, class map, meters and history as metadata. Written atomically.
+// RNG states, config, class map, meters and history as metadata (the same for every task). Written atomically.
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Ascan.Core;
 using Ascan.Core.IO;
 using Ascan.Nn.Serialization;
@@ -13,16 +14,53 @@ namespace Ascan.Training.Train;
 /// <summary>Where a run stands: the epoch in progress (0-based), the next batch of it, and optimizer updates done.</summary>
 public sealed record TrainPosition(int Epoch, int Batch, long Update);
 
-/// <summary>Running sums of the epoch in progress (so a resumed epoch reports what an uninterrupted one would).</summary>
+/// <summary>
+/// Running sums of the epoch in progress (so a resumed epoch reports what an uninterrupted one would): the loop's
+/// loss sum, sample count and seconds, and the task's own sums (classification: correct). Stored as one flat JSON
+/// object ({"loss_sum", ...sums, "samples", "seconds"}), the layout meters had before task sums became generic.
+/// </summary>
+[JsonConverter(typeof(EpochMetersJson))]
 public sealed record EpochMeters
 {
     public double LossSum { get; init; }
-    public long Correct { get; init; }
     public long Samples { get; init; }
     public double Seconds { get; init; }
+    /// <summary>The task's running sums, by name, summed over the epoch's steps.</summary>
+    public Metrics Sums { get; init; } = Metrics.Empty;
+
+    /// <summary>Classification's count of top-1 hits (its one running sum, "correct").</summary>
+    public long Correct { get => (long)Sum("correct"); init => Sums = Sums.With("correct", value); }
 
     public double Loss => Samples == 0 ? double.NaN : LossSum / Samples;
-    public double Accuracy => Samples == 0 ? double.NaN : (double)Correct / Samples;
+
+    /// <summary>A running sum (0 before any step adds to it).</summary>
+    public double Sum(string name) => Sums.TryGet(name, out double v) ? v : 0;
+
+    /// <summary>A running sum per sample (NaN before the first step).</summary>
+    public double PerSample(string name) => Samples == 0 ? double.NaN : Sum(name) / Samples;
+}
+
+internal sealed class EpochMetersJson : JsonConverter<EpochMeters>
+{
+    // "loss" and "accuracy": derived figures that checkpoints written before task sums also stored; read and dropped.
+    private static readonly string[] Known = ["loss_sum", "samples", "seconds", "loss", "accuracy"];
+
+    public override EpochMeters Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        var slots = new double[Known.Length];
+        var sums = Metrics.ReadFlat(ref reader, Known, slots);
+        return new EpochMeters { LossSum = slots[0], Samples = (long)slots[1], Seconds = slots[2], Sums = sums };
+    }
+
+    public override void Write(Utf8JsonWriter writer, EpochMeters value, JsonSerializerOptions options)
+    {
+        writer.WriteStartObject();
+        Metrics.WriteNumber(writer, "loss_sum", value.LossSum);
+        foreach (var (name, v) in value.Sums) Metrics.WriteNumber(writer, name, v);
+        writer.WriteNumber("samples", value.Samples);
+        Metrics.WriteNumber(writer, "seconds", value.Seconds);
+        writer.WriteEndObject();
+    }
 }
 
 /// <summary>Everything a checkpoint holds. Tensor dictionaries are keyed without their file prefix.</summary>
@@ -36,7 +74,7 @@ public sealed class CheckpointData
     public required TrainPosition Position { get; init; }
     public required TrainConfig Config { get; init; }
     public IReadOnlyList<string> ClassNames { get; init; } = [];
-    /// <summary>Generator states by owner (module path of each Dropout/DropPath).</summary>
+    /// <summary>Generator states by owner (module path of each Dropout/DropPath; "task:" + name for the task's own).</summary>
     public Dictionary<string, ulong[]> RngStates { get; init; } = new();
     public EpochMeters Meters { get; init; } = new();
     public List<EpochRecord> History { get; init; } = new();

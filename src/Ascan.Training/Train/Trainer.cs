@@ -1,5 +1,5 @@
-// The training loop: per step LR → forward → loss → backward → clip → optimizer step → EMA → log; per epoch
-// evaluate, write summary, curves and checkpoints; resume exactly; stop on interrupt or a non-finite loss.
+// The one training loop: per step LR → forward and loss (the task's) → backward → clip → optimizer step → EMA → log;
+// per epoch the task evaluates, the loop writes summary, curves and checkpoints; resume exactly; stop on interrupt or NaN.
 using System.Diagnostics;
 using System.Globalization;
 using Ascan.Core;
@@ -7,7 +7,7 @@ using Ascan.Models;
 using Ascan.Nn;
 using Ascan.Nn.Optim;
 using Ascan.Data;
-using Ascan.Training.Eval;
+using Ascan.Training.Tasks;
 using Ascan.Training.Reporting;
 
 namespace Ascan.Training.Train;
@@ -19,16 +19,23 @@ public sealed class TrainingDivergedException(string message) : Exception(messag
 public sealed record TrainResult(bool Completed, string? RecoveryPath, IReadOnlyList<EpochRecord> History, double BestMetric, int BestEpoch);
 
 /// <summary>
-/// Trains a classifier on an <see cref="IBatchSource"/>, evaluating on another. Output files in config.Output:
-/// config.json, class_map.txt, summary.csv, curves.svg, last.safetensors, best.safetensors and, after an interrupt,
-/// recovery.safetensors. The model is built by <paramref name="createModel"/> (called again for the EMA copy), so
-/// two trainers with the same config and data produce bit-identical runs.
+/// The training loop every task shares: schedule, gradient accumulation, clipping, the optimizer step, EMA,
+/// checkpoints, exact resume, the stop on a non-finite loss, progress, summary.csv and curves.svg. The
+/// <see cref="TrainTask"/> supplies the model, the loss of a batch, the epoch metrics and its own files. Output files
+/// in config.Output: config.json, summary.csv, curves.svg, last.safetensors, best.safetensors, after an interrupt
+/// recovery.safetensors, and the task's (class_map.txt for classification). The task builds the model (again for the
+/// EMA copy), so two trainers with the same config, task and data produce bit-identical runs.
 /// </summary>
-public sealed class Trainer(TrainConfig config, Func<ClassifierModel> createModel, IBatchSource train, IBatchSource? val)
+public sealed class Trainer(TrainConfig config, TrainTask task, IBatchSource train)
 {
     public const string LastFile = "last.safetensors", BestFile = "best.safetensors", RecoveryFile = "recovery.safetensors";
 
+    /// <summary>Trains a classifier on <paramref name="train"/>, evaluating on <paramref name="val"/> (the config's label smoothing).</summary>
+    public Trainer(TrainConfig config, Func<ClassifierModel> createModel, IBatchSource train, IBatchSource? val)
+        : this(config, new ClassificationTask(createModel, train, val, config.Smoothing), train) { }
+
     public TrainConfig Config { get; } = config.Validate();
+    public TrainTask Task => task;
 
     /// <summary>Called after every training step (tests record losses here; the CLI draws the progress bar).</summary>
     public Action<StepLog>? OnStep { get; set; }
@@ -37,8 +44,8 @@ public sealed class Trainer(TrainConfig config, Func<ClassifierModel> createMode
     public TextWriter Log { get; set; } = TextWriter.Null;
 
     /// <summary>The model being trained (built by <see cref="Run"/>).</summary>
-    public ClassifierModel? Model { get; private set; }
-    public ModelEma<ClassifierModel>? Ema { get; private set; }
+    public Module? Model { get; private set; }
+    public ModelEma<Module>? Ema { get; private set; }
 
     private Optimizer? _optimizer;
     private readonly string _out = config.Output;
@@ -55,20 +62,16 @@ public sealed class Trainer(TrainConfig config, Func<ClassifierModel> createMode
     {
         var c = Config;
         if (train.SampleCount == 0 || train.BatchesPerEpoch == 0) throw new ArgumentException("The training split holds no images.");
-        var classes = train.ClassNames;
-        if (val != null && !val.ClassNames.SequenceEqual(classes))
-            throw new ArgumentException($"Train and val class maps differ (train: {string.Join(", ", classes)}; val: {string.Join(", ", val.ClassNames)}); both splits need the same class folders.");
         Directory.CreateDirectory(_out);
 
-        var model = Model = createModel();
-        if (model.NumClasses != classes.Count)
-            throw new ArgumentException($"The model has {model.NumClasses} outputs but the data has {classes.Count} classes.");
+        var model = Model = task.CreateModel();
+        string data = task.Prepare(model);
         model.Train();
         var decay = ParamGroups.WeightDecay(model, c.WeightDecay);
         var opt = _optimizer = c.Opt == "sgd"
             ? new Sgd(decay, new SgdConfig(c.Lr) { Momentum = c.Momentum, Nesterov = c.Momentum > 0, WeightDecay = c.WeightDecay })
             : new AdamW(decay, new AdamWConfig { Lr = c.Lr, WeightDecay = c.WeightDecay });
-        var ema = Ema = c.Ema ? new ModelEma<ClassifierModel>(model, createModel(), c.EmaDecay, c.EmaWarmup) : null;
+        var ema = Ema = c.Ema ? new ModelEma<Module>(model, task.CreateModel(), c.EmaDecay, c.EmaWarmup) : null;
         int batches = train.BatchesPerEpoch;
         var schedule = LrSchedule.FromConfig(c, batches);
 
@@ -86,12 +89,11 @@ public sealed class Trainer(TrainConfig config, Func<ClassifierModel> createMode
         }
 
         c.Save(System.IO.Path.Combine(_out, "config.json"));
-        ClassMap.Write(_out, classes);
+        task.WriteRunFiles(_out);
         Log.WriteLine("config:");
         Log.WriteLine(c.ToJson());
         Log.WriteLine(FormattableString.Invariant(
-            $"model {c.Model}: {model.ParameterCount:N0} parameters; {train.SampleCount} train images in {classes.Count} classes, {batches} batches/epoch, {schedule.TotalUpdates} updates")
-            + (val != null ? FormattableString.Invariant($"; {val.SampleCount} val images") : "; no val split"));
+            $"model {c.Model}: {model.ParameterCount:N0} parameters; {data}; {batches} batches/epoch, {schedule.TotalUpdates} updates"));
 
         long update = position.Update;
         for (int epoch = position.Epoch; epoch < c.Epochs; epoch++)
@@ -104,28 +106,24 @@ public sealed class Trainer(TrainConfig config, Func<ClassifierModel> createMode
             foreach (var batch in startBatch < batches ? train.Epoch(epoch, startBatch) : Enumerable.Empty<Batch>())
             {
                 if (cancel.IsCancellationRequested)
-                    return Interrupt(new TrainPosition(epoch, b, update), meters with { Seconds = secondsBefore + clock.Elapsed.TotalSeconds }, history, bestMetric, bestEpoch, classes);
-                int n = batch.Labels.Length;
+                    return Interrupt(new TrainPosition(epoch, b, update), meters with { Seconds = secondsBefore + clock.Elapsed.TotalSeconds }, history, bestMetric, bestEpoch);
+                int n = batch.Count;
 
                 // 1. Learning rate of the update this batch contributes to.
                 double lr = schedule.At(update);
                 foreach (var g in opt.Groups) g.Lr = lr;
 
-                double loss; int correct;
+                double loss; Metrics sums;
                 using (TensorScope.Begin())
                 {
-                    // 2. Forward and loss: smoothed hard labels, or the soft targets of mixup/cutmix, which carry the
-                    //    smoothing already (timm's Mixup smooths its targets; SoftTargetCrossEntropy adds none).
-                    var logits = model.Forward(batch.Images); // (B, classes)
-                    var lossT = batch.SoftTargets is { } soft
-                        ? Ops.CrossEntropy(logits, soft)
-                        : Ops.CrossEntropy(logits, batch.Labels, labelSmoothing: c.Smoothing);
-                    loss = lossT.Item();
+                    // 2. Forward and loss: the task's.
+                    var step = task.Step(model, batch);
+                    loss = step.Loss.Item();
                     if (!double.IsFinite(loss)) throw Diverged($"loss is {loss}", epoch, b, update);
-                    correct = CountCorrect(logits, batch.Labels);
+                    sums = step.Sums;
 
                     // 3. Backward (gradients accumulate across the group, each batch weighted 1/accum).
-                    if (c.AccumSteps > 1) lossT = Ops.Mul(lossT, 1.0 / c.AccumSteps);
+                    var lossT = c.AccumSteps > 1 ? Ops.Mul(step.Loss, 1.0 / c.AccumSteps) : step.Loss;
                     lossT.Backward();
                 }
 
@@ -141,30 +139,27 @@ public sealed class Trainer(TrainConfig config, Func<ClassifierModel> createMode
                 }
 
                 // 6. Log.
-                meters = meters with { LossSum = meters.LossSum + loss * n, Correct = meters.Correct + correct, Samples = meters.Samples + n };
+                meters = meters with { LossSum = meters.LossSum + loss * n, Sums = meters.Sums.Add(sums), Samples = meters.Samples + n };
                 double seconds = secondsBefore + clock.Elapsed.TotalSeconds;
                 double perBatch = clock.Elapsed.TotalSeconds / (b + 1 - startBatch); // measured in this session only
                 long remaining = (long)(c.Epochs - epoch) * batches - (b + 1);
-                OnStep?.Invoke(new StepLog(epoch, c.Epochs, b, batches, update, loss, meters.Loss, meters.Accuracy, lr,
+                OnStep?.Invoke(new StepLog(epoch, c.Epochs, b, batches, update, loss, meters.Loss, task.Running(meters), lr,
                     meters.Samples / Math.Max(seconds, 1e-9), TimeSpan.FromSeconds(perBatch * remaining)));
                 b++;
             }
             if (cancel.IsCancellationRequested)
-                return Interrupt(new TrainPosition(epoch, b, update), meters with { Seconds = secondsBefore + clock.Elapsed.TotalSeconds }, history, bestMetric, bestEpoch, classes);
+                return Interrupt(new TrainPosition(epoch, b, update), meters with { Seconds = secondsBefore + clock.Elapsed.TotalSeconds }, history, bestMetric, bestEpoch);
             double trainSeconds = secondsBefore + clock.Elapsed.TotalSeconds;
             double lastLr = schedule.At(Math.Max(0, update - 1)); // the epoch's last batch always ends with an update
 
-            // Epoch end: evaluate the model (and its EMA), record, checkpoint.
-            var evalModel = val != null ? Evaluator.Evaluate(model, val) : null;
-            var evalEma = val != null && ema != null ? Evaluator.Evaluate(ema.Model, val) : null;
-            var row = new EpochRecord(epoch + 1, meters.Loss, meters.Accuracy, evalModel?.Loss ?? double.NaN, evalModel?.Top1 ?? double.NaN,
-                evalModel?.Top5 ?? double.NaN, evalEma?.Top1 ?? double.NaN, lastLr, meters.Samples / Math.Max(trainSeconds, 1e-9), trainSeconds);
+            // Epoch end: the task evaluates; record, checkpoint.
+            var metrics = task.EndEpoch(meters, model, ema?.Model);
+            var row = new EpochRecord(epoch + 1, metrics, lastLr, meters.Samples / Math.Max(trainSeconds, 1e-9), trainSeconds);
             history.Add(row);
-            // timm ranks checkpoints by the EMA's metric when there is one.
-            double metric = evalEma?.Top1 ?? evalModel?.Top1 ?? -meters.Loss;
+            double metric = task.Score(metrics);
             RequireFiniteWeights(model, epoch, batches, update);
             var ck = Capture(new TrainPosition(epoch + 1, 0, update), new EpochMeters(), history, Math.Max(bestMetric, metric),
-                metric > bestMetric ? epoch + 1 : bestEpoch, classes);
+                metric > bestMetric ? epoch + 1 : bestEpoch);
             Checkpoint.Save(LastPath(_out), ck);
             if (metric > bestMetric)
             {
@@ -172,17 +167,17 @@ public sealed class Trainer(TrainConfig config, Func<ClassifierModel> createMode
                 Checkpoint.CopyAtomic(LastPath(_out), BestPath(_out));
             }
             SummaryCsv.Write(System.IO.Path.Combine(_out, "summary.csv"), history);
-            File.WriteAllText(System.IO.Path.Combine(_out, "curves.svg"), SvgChart.Curves(history));
+            File.WriteAllText(System.IO.Path.Combine(_out, "curves.svg"), SvgChart.Curves(history, task.Curves));
             Log.WriteLine(FormatEpoch(row, c.Epochs));
         }
         return new TrainResult(true, null, history, bestMetric, bestEpoch);
     }
 
-    private TrainResult Interrupt(TrainPosition at, EpochMeters meters, List<EpochRecord> history, double bestMetric, int bestEpoch, IReadOnlyList<string> classes)
+    private TrainResult Interrupt(TrainPosition at, EpochMeters meters, List<EpochRecord> history, double bestMetric, int bestEpoch)
     {
         RequireFiniteWeights(Model!, at.Epoch, at.Batch, at.Update);
         string path = RecoveryPath(_out);
-        Checkpoint.Save(path, Capture(at, meters, history, bestMetric, bestEpoch, classes));
+        Checkpoint.Save(path, Capture(at, meters, history, bestMetric, bestEpoch));
         Log.WriteLine($"interrupted at epoch {at.Epoch + 1}, batch {at.Batch}: recovery checkpoint {path} (continue with --resume {path})");
         return new TrainResult(false, path, history, bestMetric, bestEpoch);
     }
@@ -209,16 +204,7 @@ public sealed class Trainer(TrainConfig config, Func<ClassifierModel> createMode
         return true;
     }
 
-    private static int CountCorrect(Tensor logits, int[] labels)
-    {
-        var l = logits.ToArray<float>();
-        int classes = logits.Dim(1), correct = 0;
-        for (int i = 0; i < labels.Length; i++)
-            if (TopK.ArgMax(l.AsSpan(i * classes, classes)) == labels[i]) correct++;
-        return correct;
-    }
-
-    private CheckpointData Capture(TrainPosition at, EpochMeters meters, List<EpochRecord> history, double bestMetric, int bestEpoch, IReadOnlyList<string> classes)
+    private CheckpointData Capture(TrainPosition at, EpochMeters meters, List<EpochRecord> history, double bestMetric, int bestEpoch)
     {
         var model = Model!;
         var pending = new Dictionary<string, Tensor>();
@@ -234,8 +220,8 @@ public sealed class Trainer(TrainConfig config, Func<ClassifierModel> createMode
             PendingGrads = pending,
             Position = at,
             Config = Config,
-            ClassNames = classes,
-            RngStates = StochasticModules(model).ToDictionary(m => m.Key, m => m.Rng.State),
+            ClassNames = task.ClassNames,
+            RngStates = Generators(model).ToDictionary(m => m.Key, m => m.Rng.State),
             Meters = meters,
             History = history.ToList(),
             BestMetric = bestMetric,
@@ -243,7 +229,7 @@ public sealed class Trainer(TrainConfig config, Func<ClassifierModel> createMode
         };
     }
 
-    private static void Restore(CheckpointData ck, ClassifierModel model, Optimizer opt, ModelEma<ClassifierModel>? ema)
+    private void Restore(CheckpointData ck, Module model, Optimizer opt, ModelEma<Module>? ema)
     {
         model.LoadStateDict(ck.Model);
         opt.LoadStateDict(ck.Optimizer);
@@ -258,29 +244,29 @@ public sealed class Trainer(TrainConfig config, Func<ClassifierModel> createMode
             if (!named.TryGetValue(name, out var p)) throw new InvalidDataException($"Checkpoint holds a gradient for unknown parameter '{name}'.");
             p.Grad = g.To(p.DType);
         }
-        foreach (var (key, rng) in StochasticModules(model))
+        foreach (var (key, rng) in Generators(model))
         {
             if (!ck.RngStates.TryGetValue(key, out var state)) throw new InvalidDataException($"Checkpoint lacks the generator state of '{key}'.");
             rng.State = state;
         }
     }
 
-    /// <summary>Every generator that training draws from, keyed by the owning module's path.</summary>
-    private static IEnumerable<(string Key, Rng Rng)> StochasticModules(Module model)
+    /// <summary>Every generator that training draws from: the model's, keyed by the owning module's path, and the task's.</summary>
+    private IEnumerable<(string Key, Rng Rng)> Generators(Module model)
     {
         foreach (var m in model.Modules())
         {
             if (m is Dropout d) yield return ("dropout:" + m.Path.Name, d.Rng);
             else if (m is DropPath p) yield return ("drop_path:" + m.Path.Name, p.Rng);
         }
+        foreach (var (name, rng) in task.Generators) yield return ("task:" + name, rng);
     }
 
-    public static string FormatEpoch(EpochRecord r, int epochs)
+    /// <summary>The per-epoch log line: the task's metrics between the loop's epoch count and its lr, speed and time.</summary>
+    public string FormatEpoch(EpochRecord r, int epochs)
     {
         var inv = CultureInfo.InvariantCulture;
-        string s = string.Create(inv, $"epoch {r.Epoch}/{epochs}  train loss {r.TrainLoss:F4} acc {r.TrainAcc:F3}");
-        if (!double.IsNaN(r.ValTop1)) s += string.Create(inv, $" | val loss {r.ValLoss:F4} top1 {r.ValTop1:F4} top5 {r.ValTop5:F4}");
-        if (!double.IsNaN(r.EmaTop1)) s += string.Create(inv, $" | ema top1 {r.EmaTop1:F4}");
-        return s + string.Create(inv, $" | lr {r.Lr:0.00e+0} | {r.ImagesPerSec:F0} img/s | {r.Seconds:F1} s");
+        return string.Create(inv, $"epoch {r.Epoch}/{epochs}  {task.FormatEpoch(r.Metrics)}")
+            + string.Create(inv, $" | lr {r.Lr:0.00e+0} | {r.ImagesPerSec:F0} img/s | {r.Seconds:F1} s");
     }
 }
