@@ -110,6 +110,7 @@ internal sealed class ConfigBinder<T>(T defaults) where T : class
             if (!Required && defaultValue is bool b) o.Description += b ? " [default: true]" : " [default: false]";
             else if (!Required && defaultValue is { } d && !(d is string text && text.Length == 0)) o.DefaultValueFactory = _ => d;
             o.Required = Required && Flag.Deprecated is not { Length: > 0 };
+            if (Required && !o.Required && !hidden) o.Description += " (REQUIRED)"; // checked by the command's validator, see AddTo
             if (check != null)
                 o.Validators.Add(res =>
                 {
