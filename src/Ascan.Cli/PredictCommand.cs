@@ -44,6 +44,11 @@ internal static class PredictCommand
         var flags = Flags();
         flags.AddTo(cmd);
         var images = new Argument<string[]>("IMAGE") { Description = "Image files.", Arity = ArgumentArity.OneOrMore };
+        // An unknown flag would otherwise be taken for an image name (IMAGE takes any token); ./-x.png names such a file.
+        images.Validators.Add(res =>
+        {
+            if (res.Tokens.FirstOrDefault(t => t.Value.StartsWith('-')) is { } flag) res.AddError($"Unrecognized option '{flag.Value}' (an image whose name starts with '-': write ./{flag.Value}).");
+        });
         cmd.Arguments.Add(images);
         run ??= Run;
         cmd.SetAction(r =>

@@ -114,8 +114,11 @@ internal sealed class ConfigBinder<T>(T defaults) where T : class
             if (check != null)
                 o.Validators.Add(res =>
                 {
-                    var v = res.GetValueOrDefault<V>();
-                    if (!res.Implicit && check(v) is { } problem) res.AddError($"{Flag.Name} {problem}, got {v}.");
+                    if (res.Implicit) return;
+                    V v;
+                    try { v = res.GetValueOrDefault<V>(); }
+                    catch (InvalidOperationException) { return; } // not a V at all: System.CommandLine reports that, naming the flag
+                    if (check(v) is { } problem) res.AddError($"{Flag.Name} {problem}, got {v}.");
                 });
             configure?.Invoke(o);
             return o;
