@@ -79,14 +79,7 @@ internal static class TrainCommand
             : resumePath != null ? Checkpoint.ReadConfig(resumePath)
             : flags.Defaults;
         c = flags.Bind(r, c) with { Resume = resumePath };
-        try
-        {
-            return c.Validate();
-        }
-        catch (InvalidSettingException e)
-        {
-            throw new ArgumentException($"{flags.NameOf(e.Setting, r)} {e.Problem}", e);
-        }
+        return c.FirstProblem() is { } p ? throw new ArgumentException($"{flags.NameOf(p.Setting, r)} {p.Problem}") : c;
     }
 
     /// <summary>
