@@ -261,7 +261,7 @@ def torch_worker(name: str, a, layout: str, weights: Path, env: dict[str, str], 
 
 
 def ascan_worker(a, weights: Path) -> Worker:
-    cmd = [str(ROOT / "ascan"), "bench", "--serve", "--model", a.model, "--batch", str(a.batch),
+    cmd = [str(ROOT / "ascan"), "bench", "--serve", "--model", a.model, "--batch-size", str(a.batch),
            "--image-size", str(a.image_size), "--threads", str(a.threads), "--num-classes", str(a.num_classes),
            "--seed", str(a.seed), "--warmup", str(a.warmup), "--weights", str(weights)]
     if a.train:

@@ -1,77 +1,103 @@
-// `ascan bench …`: model throughput (`bench --model NAME`) and kernel throughput (`bench kernels`).
+// `ascan bench …`: model throughput (`bench --model NAME`) and kernel throughput (`bench kernels`, `conv`, `gemm`).
 using System.CommandLine;
+using Ascan.Cli.Flags;
 
 namespace Ascan.Cli;
 
+/// <summary>What `bench conv` runs with.</summary>
+internal sealed record ConvBenchOptions
+{
+    public string Model { get; init; } = "ascan_t";
+    public int Batch { get; init; } = 8;
+    /// <summary>Null: the preset's input size.</summary>
+    public int? ImageSize { get; init; }
+    public int? Threads { get; init; }
+}
+
+/// <summary>What `bench gemm` runs with: "m,n,k[,ta][,tb]" shapes.</summary>
+internal sealed record GemmBenchOptions
+{
+    public string[] Shapes { get; init; } = [];
+}
+
+/// <summary>What `bench kernels` runs with.</summary>
+internal sealed record KernelBenchOptions
+{
+    public bool Json { get; init; }
+}
+
 internal static class BenchCommand
 {
-    public static Command Create()
+    internal static ConfigBinder<ModelBenchOptions> ModelFlags() => new ConfigBinder<ModelBenchOptions>(new ModelBenchOptions())
+        .Add(SharedFlags.Model, o => o.Model, (o, v) => o with { Model = v })
+        .Add(SharedFlags.BatchSize.WithHelp("Batch size."), o => o.Batch, (o, v) => o with { Batch = v })
+        .Add(SharedFlags.ImageSize.WithHelp("Input height and width (default: the model's)."), o => o.ImageSize, (o, v) => o with { ImageSize = v })
+        .Add(new FlagName("--train", "Time a training step: forward, cross-entropy on random labels, backward, AdamW step, zero-grad."), o => o.Train, (o, v) => o with { Train = v })
+        .Add(SharedFlags.Threads, o => o.Threads, (o, v) => o with { Threads = v })
+        .Add(new FlagName("--steps", "Timed steps."), o => o.Steps, (o, v) => o with { Steps = v })
+        .Add(new FlagName("--warmup", "Untimed warm-up steps before the timed ones."), o => o.Warmup, (o, v) => o with { Warmup = v })
+        .Add(SharedFlags.NumClasses, o => o.NumClasses, (o, v) => o with { NumClasses = v })
+        .Add(SharedFlags.Json.WithHelp("Print one JSON object {model, batch, image_size, mode, samples_per_sec, ms_per_step, gflops, peak_gflops, …}."), o => o.Json, (o, v) => o with { Json = v })
+        .Add(new FlagName("--profile", "Also print the time per op type (forward and backward) over the timed steps."), o => o.Profile, (o, v) => o with { Profile = v })
+        .Add(SharedFlags.Weights.WithHelp("Load these weights (safetensors, PyTorch state-dict keys, strict) instead of the seeded random ones."),
+            o => o.Weights, (o, v) => o with { Weights = v == null ? null : Path.GetFullPath(v) })
+        .Add(new FlagName("--serve", "Driven step by step from stdin (\"run N\" | \"rss\" | \"quit\"); used by bench/compare_torch.py."), o => o.Serve, (o, v) => o with { Serve = v })
+        .Add(SharedFlags.Seed.WithHelp("Seed of the random weights and batch."), o => o.Seed, (o, v) => o with { Seed = v });
+
+    internal static ConfigBinder<ConvBenchOptions> ConvFlags() => new ConfigBinder<ConvBenchOptions>(new ConvBenchOptions())
+        .Add(SharedFlags.Model.WithHelp("AsCAN preset (ascan_nano, ascan_t, ascan_b, ascan_l)."), o => o.Model, (o, v) => o with { Model = v })
+        .Add(SharedFlags.BatchSize.WithHelp("Batch size."), o => o.Batch, (o, v) => o with { Batch = v }, check: SharedFlags.AtLeast(1))
+        .Add(SharedFlags.ImageSize.WithHelp("Input height and width (default: the preset's)."), o => o.ImageSize, (o, v) => o with { ImageSize = v },
+            check: v => v is null or >= 8 ? null : "must be at least 8")
+        .Add(SharedFlags.Threads, o => o.Threads, (o, v) => o with { Threads = v }, check: v => v is null or >= 1 ? null : "must be at least 1");
+
+    internal static ConfigBinder<GemmBenchOptions> GemmFlags() => new ConfigBinder<GemmBenchOptions>(new GemmBenchOptions())
+        .Add(new FlagName("--shape", "m,n,k[,ta][,tb]: C (m, n) = op(A) · op(B); ta: A stored (k, m), tb: B stored (n, k). Repeatable."),
+            o => o.Shapes, (o, v) => o with { Shapes = v }, required: true, configure: opt => opt.AllowMultipleArgumentsPerToken = true);
+
+    internal static ConfigBinder<KernelBenchOptions> KernelFlags() => new ConfigBinder<KernelBenchOptions>(new KernelBenchOptions())
+        .Add(SharedFlags.Json.WithHelp("Print one JSON array of {name, threads, gflops, peak_gflops}."), o => o.Json, (o, v) => o with { Json = v });
+
+    /// <summary>The bench verbs; <paramref name="run"/> replaces `bench --model`'s run (tests capture the options with it).</summary>
+    public static Command Create(Func<ModelBenchOptions, ParseResult, int>? run = null)
     {
         var bench = new Command("bench",
             "Benchmarks. `bench --model NAME`: a model's inference or training-step throughput (timm's benchmark.py style) "
             + "against the machine's measured FMA peak; `bench kernels`: kernel throughput.");
-        var model = new Option<string>("--model") { Description = "Registered model name (see `ascan info --list`)." };
-        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 1 };
-        var size = new Option<int?>("--image-size") { Description = "Input height and width (default: the model's)." };
-        var train = new Option<bool>("--train") { Description = "Time a training step: forward, cross-entropy on random labels, backward, AdamW step, zero-grad." };
-        var threads = new Option<int?>("--threads") { Description = "Kernel threads (default: all processors)." };
-        var steps = new Option<int>("--steps") { Description = "Timed steps.", DefaultValueFactory = _ => 20 };
-        var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up steps before the timed ones.", DefaultValueFactory = _ => 5 };
-        var classes = new Option<int?>("--num-classes") { Description = "Classifier classes (default: the model's)." };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object {model, batch, image_size, mode, samples_per_sec, ms_per_step, gflops, peak_gflops, …}." };
-        var profile = new Option<bool>("--profile") { Description = "Also print the time per op type (forward and backward) over the timed steps." };
-        var weights = new Option<FileInfo?>("--weights") { Description = "Load these weights (safetensors, PyTorch state-dict keys, strict) instead of the seeded random ones." };
-        var serve = new Option<bool>("--serve") { Description = "Driven step by step from stdin (\"run N\" | \"rss\" | \"quit\"); used by bench/compare_torch.py." };
-        var seed = new Option<ulong>("--seed") { Description = "Seed of the random weights and batch.", DefaultValueFactory = _ => 0 };
-        foreach (var opt in new Option[] { model, batch, size, train, threads, steps, warmup, classes, json, profile, weights, serve, seed })
-            bench.Options.Add(opt);
-        bench.SetAction(r =>
+        var flags = ModelFlags();
+        flags.AddTo(bench);
+        run ??= (o, r) =>
         {
-            string? name = r.GetValue(model);
             var err = r.InvocationConfiguration.Error;
-            if (string.IsNullOrEmpty(name))
+            if (string.IsNullOrEmpty(o.Model))
             {
                 err.WriteLine("bench: --model NAME is required (or use `ascan bench kernels`).");
                 return 2;
             }
-            var options = new ModelBenchOptions
-            {
-                Model = name,
-                Batch = r.GetValue(batch),
-                ImageSize = r.GetValue(size),
-                Train = r.GetValue(train),
-                Threads = r.GetValue(threads),
-                Steps = r.GetValue(steps),
-                Warmup = r.GetValue(warmup),
-                NumClasses = r.GetValue(classes),
-                Json = r.GetValue(json),
-                Profile = r.GetValue(profile),
-                Weights = r.GetValue(weights)?.FullName,
-                Serve = r.GetValue(serve),
-                Seed = r.GetValue(seed),
-            };
-            return ModelBench.Run(options, r.InvocationConfiguration.Output, err, Console.In);
-        });
+            return ModelBench.Run(o, r.InvocationConfiguration.Output, err, Console.In);
+        };
+        bench.SetAction(r => run(flags.Bind(r, flags.Defaults), r));
 
         var kernels = new Command("kernels", "GEMM, conv2d and element-wise kernel throughput, next to the measured FMA peak.");
-        var kernelJson = new Option<bool>("--json") { Description = "Print one JSON array of {name, threads, gflops, peak_gflops}." };
-        kernels.Options.Add(kernelJson);
-        kernels.SetAction(r => KernelBench.Run(r.GetValue(kernelJson)));
+        var kernelFlags = KernelFlags();
+        kernelFlags.AddTo(kernels);
+        kernels.SetAction(r => KernelBench.Run(kernelFlags.Bind(r, kernelFlags.Defaults).Json));
         bench.Subcommands.Add(kernels);
 
         var conv = new Command("conv", "Every convolution of an AsCAN preset's training step (forward, data gradient, weight gradient) timed alone, against the FMA peak.");
-        var convModel = new Option<string>("--model") { Description = "AsCAN preset (ascan_nano, ascan_t, ascan_b, ascan_l).", DefaultValueFactory = _ => "ascan_t" };
-        var convBatch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 8 };
-        var convSize = new Option<int?>("--image-size") { Description = "Input height and width (default: the preset's)." };
-        var convThreads = new Option<int?>("--threads") { Description = "Kernel threads (default: all processors)." };
-        foreach (var opt in new Option[] { convModel, convBatch, convSize, convThreads }) conv.Options.Add(opt);
-        conv.SetAction(r => ConvBench.Run(r.GetValue(convModel)!, r.GetValue(convBatch), r.GetValue(convSize), r.GetValue(convThreads), r.InvocationConfiguration.Output));
+        var convFlags = ConvFlags();
+        convFlags.AddTo(conv);
+        conv.SetAction(r =>
+        {
+            var o = convFlags.Bind(r, convFlags.Defaults);
+            return ConvBench.Run(o.Model, o.Batch, o.ImageSize, o.Threads, r.InvocationConfiguration.Output);
+        });
         bench.Subcommands.Add(conv);
 
         var gemm = new Command("gemm", "Float GEMM throughput at chosen shapes (1 and 2 threads), against the FMA peak.");
-        var shape = new Option<string[]>("--shape") { Description = "m,n,k[,ta][,tb]: C (m, n) = op(A) · op(B); ta: A stored (k, m), tb: B stored (n, k). Repeatable.", AllowMultipleArgumentsPerToken = true, Required = true };
-        gemm.Options.Add(shape);
-        gemm.SetAction(r => GemmShapeBench.Run(r.GetValue(shape)!, r.InvocationConfiguration.Output, r.InvocationConfiguration.Error));
+        var gemmFlags = GemmFlags();
+        gemmFlags.AddTo(gemm);
+        gemm.SetAction(r => GemmShapeBench.Run(gemmFlags.Bind(r, gemmFlags.Defaults).Shapes, r.InvocationConfiguration.Output, r.InvocationConfiguration.Error));
         bench.Subcommands.Add(gemm);
         return bench;
     }

@@ -1,9 +1,25 @@
 // `ascan data …`: dataset tools — write the procedural shapes dataset, summarise an image folder.
 using System.CommandLine;
+using Ascan.Cli.Flags;
 using Ascan.Data;
 using Ascan.Data.Shapes;
 
 namespace Ascan.Cli;
+
+/// <summary>What `ascan data shapes` writes; defaults are the command line's.</summary>
+internal sealed record ShapesOptions
+{
+    public string Output { get; init; } = "";
+    public int Classes { get; init; } = 10;
+    public int Train { get; init; } = 5000;
+    public int Val { get; init; } = 1000;
+    /// <summary>Image side in pixels (the generator's, not a model's: no checkpoint or model to resolve from).</summary>
+    public int ImageSize { get; init; } = 64;
+    public ulong Seed { get; init; }
+    public int MaxObjects { get; init; } = 1;
+    public bool Masks { get; init; }
+    public bool PlainBackground { get; init; }
+}
 
 internal static class DataCommand
 {
@@ -15,50 +31,62 @@ internal static class DataCommand
         return data;
     }
 
-    private static Command Shapes()
+    internal static ConfigBinder<ShapesOptions> ShapesFlags() => new ConfigBinder<ShapesOptions>(new ShapesOptions())
+        .Add(SharedFlags.Output, o => o.Output, (o, v) => o with { Output = v }, required: true)
+        .Add(new FlagName("--classes", $"Number of classes (shape kinds), 1–{ShapesGenerator.MaxClasses}."), o => o.Classes, (o, v) => o with { Classes = v },
+            check: v => v >= 1 && v <= ShapesGenerator.MaxClasses ? null : $"must be in 1–{ShapesGenerator.MaxClasses}")
+        .Add(new FlagName("--train", "Training images."), o => o.Train, (o, v) => o with { Train = v }, check: SharedFlags.AtLeast(0))
+        .Add(new FlagName("--val", "Validation images."), o => o.Val, (o, v) => o with { Val = v }, check: SharedFlags.AtLeast(0))
+        .Add(SharedFlags.ImageSize.WithHelp("Image side in pixels.") with { Deprecated = ["--size"] }, o => o.ImageSize, (o, v) => o with { ImageSize = v },
+            check: SharedFlags.AtLeast(16))
+        .Add(SharedFlags.Seed.WithHelp("Generator seed (same seed → same files)."), o => o.Seed, (o, v) => o with { Seed = v })
+        .Add(new FlagName("--max-objects", "Objects per scene, 1 to this (the first, largest sets the label)."), o => o.MaxObjects, (o, v) => o with { MaxObjects = v },
+            check: v => v is >= 1 and <= 8 ? null : "must be in 1–8")
+        .Add(new FlagName("--masks", "Also write segmentation masks to OUT/{train,val}_masks/<class>/*.png."), o => o.Masks, (o, v) => o with { Masks = v })
+        .Add(new FlagName("--plain-background", "Flat gray backgrounds instead of textures."), o => o.PlainBackground, (o, v) => o with { PlainBackground = v });
+
+    /// <param name="run">What runs with the parsed options (default: writing the dataset; tests pass their own).</param>
+    internal static Command Shapes(Func<ShapesOptions, int>? run = null)
     {
         var cmd = new Command("shapes", "Write the procedural shapes dataset as an ImageFolder of PNGs: OUT/train/<class>/*.png, OUT/val/<class>/*.png, captions.jsonl, class_map.txt.");
-        var output = new Option<string>("--out") { Description = "Output folder.", Required = true };
-        var classes = new Option<int>("--classes") { Description = $"Number of classes (shape kinds), 1–{ShapesGenerator.MaxClasses}.", DefaultValueFactory = _ => 10 };
-        var train = new Option<int>("--train") { Description = "Training images.", DefaultValueFactory = _ => 5000 };
-        var val = new Option<int>("--val") { Description = "Validation images.", DefaultValueFactory = _ => 1000 };
-        var size = new Option<int>("--size") { Description = "Image side in pixels.", DefaultValueFactory = _ => 64 };
-        var seed = new Option<ulong>("--seed") { Description = "Generator seed (same seed → same files).", DefaultValueFactory = _ => 0 };
-        var objects = new Option<int>("--max-objects") { Description = "Objects per scene, 1 to this (the first, largest sets the label).", DefaultValueFactory = _ => 1 };
-        var masks = new Option<bool>("--masks") { Description = "Also write segmentation masks to OUT/{train,val}_masks/<class>/*.png." };
-        var flat = new Option<bool>("--plain-background") { Description = "Flat gray backgrounds instead of textures." };
-        foreach (var o in new Option[] { output, classes, train, val, size, seed, objects, masks, flat }) cmd.Options.Add(o);
+        var flags = ShapesFlags();
+        flags.AddTo(cmd);
+        run ??= WriteShapes;
         cmd.SetAction(r =>
         {
-            string dir = r.GetValue(output)!;
-            var config = new ShapesConfig
-            {
-                Classes = r.GetValue(classes),
-                Size = r.GetValue(size),
-                Seed = r.GetValue(seed),
-                MinObjects = 1,
-                MaxObjects = r.GetValue(objects),
-                Textures = !r.GetValue(flat),
-            };
             try
             {
-                bool tty = !Console.IsErrorRedirected;
-                var summary = ShapesWriter.Write(dir, config, r.GetValue(train), r.GetValue(val), r.GetValue(masks), (n, total) =>
-                {
-                    if (tty) Console.Error.Write($"\rshapes: {n}/{total} images ({100.0 * n / total:F0}%)");
-                    else if (n == total || n % 1000 == 0) Console.Error.WriteLine($"shapes: {n}/{total} images");
-                });
-                if (tty) Console.Error.WriteLine();
-                Console.WriteLine($"wrote {summary.Train} train + {summary.Val} val images ({summary.Classes} classes, {summary.Size}×{summary.Size}) to {dir} in {summary.Seconds:F1} s");
-                return 0;
+                return run(flags.Bind(r, flags.Defaults));
             }
             catch (ArgumentException e)
             {
-                Console.Error.WriteLine($"error: {e.Message}");
+                r.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
                 return 2;
             }
         });
         return cmd;
+    }
+
+    private static int WriteShapes(ShapesOptions o)
+    {
+        var config = new ShapesConfig
+        {
+            Classes = o.Classes,
+            Size = o.ImageSize,
+            Seed = o.Seed,
+            MinObjects = 1,
+            MaxObjects = o.MaxObjects,
+            Textures = !o.PlainBackground,
+        };
+        bool tty = !Console.IsErrorRedirected;
+        var summary = ShapesWriter.Write(o.Output, config, o.Train, o.Val, o.Masks, (n, total) =>
+        {
+            if (tty) Console.Error.Write($"\rshapes: {n}/{total} images ({100.0 * n / total:F0}%)");
+            else if (n == total || n % 1000 == 0) Console.Error.WriteLine($"shapes: {n}/{total} images");
+        });
+        if (tty) Console.Error.WriteLine();
+        Console.WriteLine($"wrote {summary.Train} train + {summary.Val} val images ({summary.Classes} classes, {summary.Size}×{summary.Size}) to {o.Output} in {summary.Seconds:F1} s");
+        return 0;
     }
 
     private static Command Info()

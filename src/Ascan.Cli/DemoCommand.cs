@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Ascan.Cli.Flags;
 using Ascan.Data;
 using Ascan.Training.Eval;
 using Ascan.Training.Reporting;
@@ -10,6 +11,17 @@ using Ascan.Data.Shapes;
 using Ascan.Training.Train;
 
 namespace Ascan.Cli;
+
+/// <summary>What `ascan demo` runs with; defaults are the command line's.</summary>
+internal sealed record DemoOptions
+{
+    public string Dir { get; init; } = Path.Combine("runs", "demo");
+    public int Epochs { get; init; } = 10;
+    public int TrainImages { get; init; } = 5000;
+    public int ValImages { get; init; } = 1000;
+    public ulong Seed { get; init; }
+    public int Workers { get; init; } = 1;
+}
 
 internal static class DemoCommand
 {
@@ -44,26 +56,31 @@ internal static class DemoCommand
         LogInterval = 40,
     };
 
-    public static Command Create()
+    internal static ConfigBinder<DemoOptions> Flags() => new ConfigBinder<DemoOptions>(new DemoOptions())
+        .Add(new FlagName("--dir", "Work folder: the generated data (DIR/data) and the run's output (checkpoints, pictures)."), o => o.Dir, (o, v) => o with { Dir = v })
+        .Add(new FlagName("--epochs", "Training epochs."), o => o.Epochs, (o, v) => o with { Epochs = v }, check: SharedFlags.AtLeast(1))
+        .Add(new FlagName("--train-images", "Generated training images."), o => o.TrainImages, (o, v) => o with { TrainImages = v }, check: SharedFlags.AtLeast(1))
+        .Add(new FlagName("--val-images", "Generated validation images."), o => o.ValImages, (o, v) => o with { ValImages = v }, check: SharedFlags.AtLeast(1))
+        .Add(SharedFlags.Seed.WithHelp("Seed of the data and of training."), o => o.Seed, (o, v) => o with { Seed = v })
+        .Add(SharedFlags.Workers, o => o.Workers, (o, v) => o with { Workers = v }, check: SharedFlags.AtLeast(0));
+
+    /// <param name="run">What runs with the parsed options (default: the demo; tests pass their own).</param>
+    public static Command Create(Func<DemoOptions, int>? run = null)
     {
         var cmd = new Command("demo", "Generate the shapes dataset (10 classes, 64×64), train ascan_nano on it, evaluate, and write curves, " +
             "a confusion matrix and a picture of predictions. Ends by printing 'top1: 0.xx'.");
-        var dir = new Option<string>("--dir") { Description = "Work folder (data, checkpoints, pictures).", DefaultValueFactory = _ => Path.Combine("runs", "demo") };
-        var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 10 };
-        var trainImages = new Option<int>("--train-images") { Description = "Generated training images.", DefaultValueFactory = _ => 5000 };
-        var valImages = new Option<int>("--val-images") { Description = "Generated validation images.", DefaultValueFactory = _ => 1000 };
-        var seed = new Option<ulong>("--seed") { Description = "Seed of the data and of training.", DefaultValueFactory = _ => 0 };
-        var workers = new Option<int>("--workers", "-j") { Description = "Data-loading threads.", DefaultValueFactory = _ => 1 };
-        foreach (var o in new Option[] { dir, epochs, trainImages, valImages, seed, workers }) cmd.Options.Add(o);
+        var flags = Flags();
+        flags.AddTo(cmd);
+        run ??= o => Run(o.Dir, o.Epochs, o.TrainImages, o.ValImages, o.Seed, o.Workers);
         cmd.SetAction(r =>
         {
             try
             {
-                return Run(r.GetValue(dir)!, r.GetValue(epochs), r.GetValue(trainImages), r.GetValue(valImages), r.GetValue(seed), r.GetValue(workers));
+                return run(flags.Bind(r, flags.Defaults));
             }
             catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
             {
-                Console.Error.WriteLine($"demo: {e.Message}");
+                r.InvocationConfiguration.Error.WriteLine($"demo: {e.Message}");
                 return 2;
             }
         });

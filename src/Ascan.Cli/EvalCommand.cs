@@ -1,6 +1,7 @@
 // `ascan eval`: top-1, top-5, loss, per-class accuracy and a confusion-matrix picture of a model on an ImageFolder.
 using System.CommandLine;
 using System.Globalization;
+using Ascan.Cli.Flags;
 using Ascan.Data;
 using Ascan.Training.Eval;
 using Ascan.Training.Reporting;
@@ -8,44 +9,70 @@ using Ascan.Training.Train;
 
 namespace Ascan.Cli;
 
+/// <summary>What `ascan eval` runs with; defaults are the command line's.</summary>
+internal sealed record EvalOptions
+{
+    public string? Model { get; init; }
+    public string Weights { get; init; } = "";
+    public string Data { get; init; } = "";
+    public bool Json { get; init; }
+    public bool UseEma { get; init; }
+    public int BatchSize { get; init; } = 64;
+    /// <summary>Null: <see cref="ImageSize.Resolve"/>'s order.</summary>
+    public int? ImageSize { get; init; }
+    public int Workers { get; init; } = LoaderOptions.DefaultWorkers;
+    /// <summary>Folder for confusion_matrix.svg; null = the weights' folder.</summary>
+    public string? Output { get; init; }
+}
+
 internal static class EvalCommand
 {
-    public static Command Create()
+    internal static ConfigBinder<EvalOptions> Flags() => new ConfigBinder<EvalOptions>(new EvalOptions())
+        .Add(SharedFlags.Model.WithHelp("Registered model name (optional for training checkpoints, which store it)."), o => o.Model, (o, v) => o with { Model = v })
+        .Add(SharedFlags.Weights, o => o.Weights, (o, v) => o with { Weights = v }, required: true)
+        .Add(new FlagName("--data", "ImageFolder root (its val/ split is used when present)."), o => o.Data, (o, v) => o with { Data = v }, required: true)
+        .Add(SharedFlags.Json.WithHelp("Print only {\"top1\", \"top5\", \"loss\", \"images\"} on stdout."), o => o.Json, (o, v) => o with { Json = v })
+        .Add(SharedFlags.UseEma.WithHelp("Evaluate the checkpoint's EMA weights."), o => o.UseEma, (o, v) => o with { UseEma = v })
+        .Add(SharedFlags.BatchSize, o => o.BatchSize, (o, v) => o with { BatchSize = v }, check: SharedFlags.AtLeast(1))
+        .Add(SharedFlags.ImageSize, o => o.ImageSize, (o, v) => o with { ImageSize = v }, check: v => v is null or >= 8 ? null : "must be at least 8")
+        .Add(SharedFlags.Workers, o => o.Workers, (o, v) => o with { Workers = v }, check: SharedFlags.AtLeast(0))
+        .Add(SharedFlags.Output.WithHelp("Folder for confusion_matrix.svg (default: the weights' folder)."), o => o.Output, (o, v) => o with { Output = v });
+
+    /// <param name="run">What runs with the parsed options (default: the evaluation; tests pass their own).</param>
+    public static Command Create(Func<EvalOptions, int>? run = null)
     {
         var cmd = new Command("eval", "Evaluate a classifier on an ImageFolder (DIR/val, or DIR itself): top-1, top-5, loss, per-class accuracy, " +
-            "and a confusion-matrix picture (confusion_matrix.svg beside the weights, or in --out).");
-        var model = new Option<string?>("--model") { Description = "Registered model name (optional for training checkpoints, which store it)." };
-        var weights = new Option<string>("--weights") { Description = "Training checkpoint or plain model safetensors.", Required = true };
-        var data = new Option<string>("--data") { Description = "ImageFolder root (its val/ split is used when present).", Required = true };
-        var json = new Option<bool>("--json") { Description = "Print only {\"top1\", \"top5\", \"loss\", \"images\"} on stdout." };
-        var useEma = new Option<bool>("--use-ema") { Description = "Evaluate the checkpoint's EMA weights." };
-        var batch = new Option<int>("--batch-size", "-b") { Description = "Images per batch.", DefaultValueFactory = _ => 64 };
-        var size = new Option<int?>("--image-size") { Description = "Input size (default: the training size, else the model's)." };
-        var workers = new Option<int>("--workers", "-j") { Description = "Data-loading threads.", DefaultValueFactory = _ => LoaderOptions.DefaultWorkers };
-        var outDir = new Option<string?>("--out") { Description = "Folder for confusion_matrix.svg (default: the weights' folder)." };
-        foreach (var o in new Option[] { model, weights, data, json, useEma, batch, size, workers, outDir }) cmd.Options.Add(o);
+            "and a confusion-matrix picture (confusion_matrix.svg beside the weights, or in --output).");
+        var flags = Flags();
+        flags.AddTo(cmd);
+        run ??= Run;
         cmd.SetAction(r =>
         {
             try
             {
-                var loaded = ModelLoader.Load(r.GetValue(model), r.GetValue(weights)!, r.GetValue(useEma), r.GetValue(size));
-                var result = Run(loaded, r.GetValue(data)!, r.GetValue(batch), r.GetValue(workers), !r.GetValue(json));
-                string dir = r.GetValue(outDir) ?? Path.GetDirectoryName(Path.GetFullPath(r.GetValue(weights)!))!;
-                Directory.CreateDirectory(dir);
-                string picture = Path.Combine(dir, "confusion_matrix.svg");
-                File.WriteAllText(picture, EvalPictures.ConfusionMatrixSvg(result));
-                if (r.GetValue(json)) { Console.WriteLine(result.ToJson()); return 0; }
-                Print(result, Console.Out);
-                Console.WriteLine($"confusion matrix: {picture}");
-                return 0;
+                return run(flags.Bind(r, flags.Defaults));
             }
             catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
             {
-                Console.Error.WriteLine($"eval: {e.Message}");
+                r.InvocationConfiguration.Error.WriteLine($"eval: {e.Message}");
                 return 2;
             }
         });
         return cmd;
+    }
+
+    private static int Run(EvalOptions o)
+    {
+        var loaded = ModelLoader.Load(o.Model, o.Weights, o.UseEma, ImageSize.ForWeights(o.ImageSize, o.Model, o.Weights));
+        var result = Run(loaded, o.Data, o.BatchSize, o.Workers, !o.Json);
+        string dir = o.Output ?? Path.GetDirectoryName(Path.GetFullPath(o.Weights))!;
+        Directory.CreateDirectory(dir);
+        string picture = Path.Combine(dir, "confusion_matrix.svg");
+        File.WriteAllText(picture, EvalPictures.ConfusionMatrixSvg(result));
+        if (o.Json) { Console.WriteLine(result.ToJson()); return 0; }
+        Print(result, Console.Out);
+        Console.WriteLine($"confusion matrix: {picture}");
+        return 0;
     }
 
     /// <summary>Evaluates <paramref name="m"/> on DIR/val (or DIR) with the model's eval transform at its training size.</summary>

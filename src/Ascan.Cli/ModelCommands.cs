@@ -1,30 +1,60 @@
 // `ascan info` and `ascan infer`: what a model is, and running it on a tensor file for parity checks.
 using System.CommandLine;
 using System.Text.Json;
+using Ascan.Cli.Flags;
 using Ascan.Core;
 using Ascan.Core.IO;
 using Ascan.Models;
 
 namespace Ascan.Cli;
 
+/// <summary>What `ascan info` runs with.</summary>
+internal sealed record InfoOptions
+{
+    public string? Model { get; init; }
+    /// <summary>A wildcard pattern: list the matching models instead of describing one; null = describe --model.</summary>
+    public string? List { get; init; }
+    /// <summary>Null: the model's input size (<see cref="ImageSize.Resolve"/> with no checkpoint).</summary>
+    public int? ImageSize { get; init; }
+    public bool Json { get; init; }
+}
+
+/// <summary>What `ascan infer` runs with.</summary>
+internal sealed record InferOptions
+{
+    public string Model { get; init; } = "";
+    public int? NumClasses { get; init; }
+    public string Weights { get; init; } = "";
+    public string Input { get; init; } = "";
+    public string Output { get; init; } = "";
+}
+
 internal static class ModelCommands
 {
-    public static Command Info()
+    internal static ConfigBinder<InfoOptions> InfoFlags() => new ConfigBinder<InfoOptions>(new InfoOptions())
+        .Add(SharedFlags.Model.WithHelp("Registered model name (see --list)."), o => o.Model, (o, v) => o with { Model = v })
+        .Add(new FlagName("--list", "List registered models matching a wildcard pattern, e.g. 'ascan_*' (no pattern: all)."), o => o.List,
+            (o, v) => o with { List = v ?? "*" }, configure: opt => opt.Arity = ArgumentArity.ZeroOrOne)
+        .Add(SharedFlags.ImageSize.WithHelp("Input size for GMACs and shapes (default: the model's)."), o => o.ImageSize, (o, v) => o with { ImageSize = v },
+            check: v => v is null or >= 8 ? null : "must be at least 8")
+        .Add(SharedFlags.Json.WithHelp("Print {model, params, gmacs, stages:[…]} as JSON."), o => o.Json, (o, v) => o with { Json = v });
+
+    /// <param name="run">What runs with the parsed options (default: the report; tests pass their own).</param>
+    public static Command Info(Func<InfoOptions, ParseResult, int>? run = null)
     {
         var cmd = new Command("info", "Parameters, GMACs at the default input size, and a per-stage table of a registered model.");
-        var model = new Option<string>("--model") { Description = "Registered model name (see --list).", };
-        var list = new Option<string?>("--list") { Description = "List registered models matching a wildcard pattern, e.g. 'ascan_*'.", Arity = ArgumentArity.ZeroOrOne };
-        var size = new Option<int?>("--image-size") { Description = "Input size for GMACs and shapes (default: the model's)." };
-        var json = new Option<bool>("--json") { Description = "Print {model, params, gmacs, stages:[…]} as JSON." };
-        cmd.Options.Add(model); cmd.Options.Add(list); cmd.Options.Add(size); cmd.Options.Add(json);
-        cmd.SetAction(r =>
-        {
-            if (r.GetResult(list) != null) return ListModels(r.GetValue(list) ?? "*", r.GetValue(json));
-            string? name = r.GetValue(model);
-            if (string.IsNullOrEmpty(name)) { Console.Error.WriteLine("info: --model NAME is required (or --list)."); return 2; }
-            return RunInfo(name, r.GetValue(size), r.GetValue(json));
-        });
+        var flags = InfoFlags();
+        flags.AddTo(cmd);
+        run ??= RunInfo;
+        cmd.SetAction(r => run(flags.Bind(r, flags.Defaults), r));
         return cmd;
+    }
+
+    private static int RunInfo(InfoOptions o, ParseResult r)
+    {
+        if (o.List != null) return ListModels(o.List, o.Json);
+        if (string.IsNullOrEmpty(o.Model)) { r.InvocationConfiguration.Error.WriteLine("info: --model NAME is required (or --list)."); return 2; }
+        return RunInfo(o.Model, o.ImageSize, o.Json);
     }
 
     private static int ListModels(string pattern, bool json)
@@ -32,19 +62,22 @@ internal static class ModelCommands
         var entries = ModelRegistry.List(pattern).ToList();
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(entries.Select(e => new { model = e.Name, @params = e.Parameters, input_size = e.Config.InputSize, description = e.Description })));
+            Console.WriteLine(JsonSerializer.Serialize(entries.Select(e => new { model = e.Name, kind = Kind(e), @params = e.Parameters, input_size = e.Config.InputSize, description = e.Description })));
             return 0;
         }
-        foreach (var e in entries) Console.WriteLine($"{e.Name,-16} {e.Parameters,14:N0}  {e.Config.InputSize}px  {e.Description}");
+        foreach (var e in entries) Console.WriteLine($"{e.Name,-16} {Kind(e),-12} {e.Parameters,14:N0}  {e.Config.InputSize}px  {e.Description}");
         return 0;
     }
+
+    /// <summary>"classifier", "segmenter", "generator" or "text_encoder".</summary>
+    private static string Kind(ModelEntry e) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(e.Kind.ToString());
 
     private static int RunInfo(string name, int? imageSize, bool json)
     {
         var entry = ModelRegistry.Get(name);
         var m = ModelRegistry.CreateClassifier(name);
         m.Eval();
-        int size = imageSize ?? entry.Config.InputSize;
+        int size = ImageSize.Resolve(imageSize, checkpoint: null, entry.Config.InputSize);
         List<int[]> stageShapes;
         long macs;
         using (Autograd.NoGrad())
@@ -81,42 +114,53 @@ internal static class ModelCommands
         return 0;
     }
 
-    public static Command Infer()
+    internal static ConfigBinder<InferOptions> InferFlags() => new ConfigBinder<InferOptions>(new InferOptions())
+        .Add(SharedFlags.Model, o => o.Model, (o, v) => o with { Model = v }, required: true)
+        .Add(SharedFlags.NumClasses.WithHelp("Number of classes of the weights (default: read from the weights' classifier)."), o => o.NumClasses, (o, v) => o with { NumClasses = v },
+            check: v => v is null or >= 1 ? null : "must be at least 1")
+        .Add(SharedFlags.Weights.WithHelp("Model weights (safetensors, PyTorch state-dict keys)."), o => o.Weights, (o, v) => o with { Weights = v }, required: true)
+        .Add(new FlagName("--input", "safetensors file holding a tensor named 'input' (B, 3, H, W)."), o => o.Input, (o, v) => o with { Input = v }, required: true)
+        .Add(SharedFlags.Output.WithHelp("safetensors file to write; the result is named 'output'."), o => o.Output, (o, v) => o with { Output = v }, required: true);
+
+    /// <param name="run">What runs with the parsed options (default: the forward pass; tests pass their own).</param>
+    public static Command Infer(Func<InferOptions, int>? run = null)
     {
         var cmd = new Command("infer", "Run a model in eval mode on the tensor 'input' (NCHW) of a safetensors file and write 'output'.");
-        var model = new Option<string>("--model") { Description = "Registered model name.", Required = true };
-        var classes = new Option<int?>("--num-classes") { Description = "Number of classes of the weights (default: read from the weights' classifier)." };
-        var weights = new Option<FileInfo>("--weights") { Description = "Model weights (safetensors, PyTorch state-dict keys).", Required = true };
-        var input = new Option<FileInfo>("--input") { Description = "safetensors file holding a tensor named 'input' (B, 3, H, W).", Required = true };
-        var output = new Option<FileInfo>("--output") { Description = "safetensors file to write; the result is named 'output'.", Required = true };
-        cmd.Options.Add(model); cmd.Options.Add(classes); cmd.Options.Add(weights); cmd.Options.Add(input); cmd.Options.Add(output);
+        var flags = InferFlags();
+        flags.AddTo(cmd);
+        run ??= RunInfer;
         cmd.SetAction(r =>
         {
             try
             {
-                var m = ModelRegistry.CreateClassifier(r.GetValue(model)!, new ModelOptions { NumClasses = r.GetValue(classes) });
-                var w = r.GetValue(weights)!.FullName;
-                var state = TensorFile.Load(w);
-                // Without --num-classes the classes are those of the weights' own classifier (0: a headless backbone).
-                if (r.GetValue(classes) == null && m.NumClassesIn(state) is int n && n != m.NumClasses) m.ResetClassifier(n);
-                m.LoadStateDict(state, strict: true);
-                m.Eval();
-                var inFile = SafetensorsFile.Open(r.GetValue(input)!.FullName);
-                if (!inFile.Contains("input"))
-                    throw new ArgumentException($"{inFile.Path}: no tensor named 'input' (found: {string.Join(", ", inFile.Names.Take(8))}).");
-                var x = TensorFile.Read(inFile, "input");
-                Tensor y;
-                using (Autograd.NoGrad()) y = m.Forward(x);
-                TensorFile.Save(r.GetValue(output)!.FullName, new Dictionary<string, Tensor> { ["output"] = y });
-                Console.WriteLine($"output {ShapeUtil.Format(y.Shape)} written to {r.GetValue(output)!.FullName}");
-                return 0;
+                return run(flags.Bind(r, flags.Defaults));
             }
             catch (Exception e) when (e is ArgumentException or IOException or Ascan.Nn.StateDictException or KeyNotFoundException)
             {
-                Console.Error.WriteLine($"infer: {e.Message}");
+                r.InvocationConfiguration.Error.WriteLine($"infer: {e.Message}");
                 return 1;
             }
         });
         return cmd;
+    }
+
+    private static int RunInfer(InferOptions o)
+    {
+        var m = ModelRegistry.CreateClassifier(o.Model, new ModelOptions { NumClasses = o.NumClasses });
+        var state = TensorFile.Load(Path.GetFullPath(o.Weights));
+        // Without --num-classes the classes are those of the weights' own classifier (0: a headless backbone).
+        if (o.NumClasses == null && m.NumClassesIn(state) is int n && n != m.NumClasses) m.ResetClassifier(n);
+        m.LoadStateDict(state, strict: true);
+        m.Eval();
+        var inFile = SafetensorsFile.Open(Path.GetFullPath(o.Input));
+        if (!inFile.Contains("input"))
+            throw new ArgumentException($"{inFile.Path}: no tensor named 'input' (found: {string.Join(", ", inFile.Names.Take(8))}).");
+        var x = TensorFile.Read(inFile, "input");
+        Tensor y;
+        using (Autograd.NoGrad()) y = m.Forward(x);
+        string output = Path.GetFullPath(o.Output);
+        TensorFile.Save(output, new Dictionary<string, Tensor> { ["output"] = y });
+        Console.WriteLine($"output {ShapeUtil.Format(y.Shape)} written to {output}");
+        return 0;
     }
 }

@@ -2,6 +2,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Ascan.Cli.Flags;
 using Ascan.Core;
 using Ascan.Data;
 using Ascan.Training.Eval;
@@ -11,52 +12,81 @@ using Ascan.Training.Train;
 
 namespace Ascan.Cli;
 
+/// <summary>What `ascan predict` runs with; defaults are the command line's.</summary>
+internal sealed record PredictOptions
+{
+    public string? Model { get; init; }
+    public string Weights { get; init; } = "";
+    public int TopK { get; init; } = 5;
+    public bool UseEma { get; init; }
+    /// <summary>Null: <see cref="ImageSize.Resolve"/>'s order.</summary>
+    public int? ImageSize { get; init; }
+    public bool Json { get; init; }
+    /// <summary>The IMAGE arguments.</summary>
+    public IReadOnlyList<string> Images { get; init; } = [];
+}
+
 internal static class PredictCommand
 {
-    public static Command Create()
+    internal static ConfigBinder<PredictOptions> Flags() => new ConfigBinder<PredictOptions>(new PredictOptions())
+        .Add(SharedFlags.Model.WithHelp("Registered model name (optional for training checkpoints)."), o => o.Model, (o, v) => o with { Model = v })
+        .Add(SharedFlags.Weights, o => o.Weights, (o, v) => o with { Weights = v }, required: true)
+        .Add(new FlagName("--top-k", "Classes to show per image.", ["-k"]), o => o.TopK, (o, v) => o with { TopK = v }, check: SharedFlags.AtLeast(1))
+        .Add(SharedFlags.UseEma, o => o.UseEma, (o, v) => o with { UseEma = v })
+        .Add(SharedFlags.ImageSize, o => o.ImageSize, (o, v) => o with { ImageSize = v }, check: v => v is null or >= 8 ? null : "must be at least 8")
+        .Add(SharedFlags.Json.WithHelp("Print one JSON array: [{image, top: [{class, index, prob}]}]."), o => o.Json, (o, v) => o with { Json = v });
+
+    /// <param name="run">What runs with the parsed options (default: the prediction; tests pass their own).</param>
+    public static Command Create(Func<PredictOptions, int>? run = null)
     {
         var cmd = new Command("predict", "Classify image files (JPEG/PNG): top-k class names with probabilities. Class names come from the " +
             "checkpoint or the class_map.txt beside the weights.");
-        var model = new Option<string?>("--model") { Description = "Registered model name (optional for training checkpoints)." };
-        var weights = new Option<string>("--weights") { Description = "Training checkpoint or plain model safetensors.", Required = true };
-        var topk = new Option<int>("--top-k", "-k") { Description = "Classes to show per image.", DefaultValueFactory = _ => 5 };
-        var useEma = new Option<bool>("--use-ema") { Description = "Use the checkpoint's EMA weights." };
-        var size = new Option<int?>("--image-size") { Description = "Input size (default: the training size, else the model's)." };
-        var json = new Option<bool>("--json") { Description = "Print one JSON array: [{image, top: [{class, index, prob}]}]." };
+        var flags = Flags();
+        flags.AddTo(cmd);
         var images = new Argument<string[]>("IMAGE") { Description = "Image files.", Arity = ArgumentArity.OneOrMore };
-        foreach (var o in new Option[] { model, weights, topk, useEma, size, json }) cmd.Options.Add(o);
+        // An unknown flag would otherwise be taken for an image name (IMAGE takes any token); ./-x.png names such a file.
+        images.Validators.Add(res =>
+        {
+            if (res.Tokens.FirstOrDefault(t => t.Value.StartsWith('-')) is { } flag) res.AddError($"Unrecognized option '{flag.Value}' (an image whose name starts with '-': write ./{flag.Value}).");
+        });
         cmd.Arguments.Add(images);
+        run ??= Run;
         cmd.SetAction(r =>
         {
             try
             {
-                var m = ModelLoader.Load(r.GetValue(model), r.GetValue(weights)!, r.GetValue(useEma), r.GetValue(size));
-                var results = Predict(m, r.GetValue(images)!, Math.Max(1, r.GetValue(topk)));
-                if (r.GetValue(json))
-                {
-                    Console.WriteLine(JsonSerializer.Serialize(results.Select(p => new
-                    {
-                        image = p.Image,
-                        top = p.Top.Select(t => new { @class = m.ClassNames[t.Index], index = t.Index, prob = Math.Round(t.Prob, 6) }),
-                    })));
-                    return 0;
-                }
-                int w = m.ClassNames.Max(n => n.Length);
-                foreach (var p in results)
-                {
-                    Console.WriteLine(p.Image);
-                    foreach (var (i, prob) in p.Top)
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {m.ClassNames[i].PadRight(w)}  {EvalPictures.Percent(prob, 2),7}"));
-                }
-                return 0;
+                return run(flags.Bind(r, flags.Defaults) with { Images = r.GetValue(images)! });
             }
             catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or ImageDecodeException or UnauthorizedAccessException)
             {
-                Console.Error.WriteLine($"predict: {e.Message}");
+                r.InvocationConfiguration.Error.WriteLine($"predict: {e.Message}");
                 return 2;
             }
         });
         return cmd;
+    }
+
+    private static int Run(PredictOptions o)
+    {
+        var m = ModelLoader.Load(o.Model, o.Weights, o.UseEma, ImageSize.ForWeights(o.ImageSize, o.Model, o.Weights));
+        var results = Predict(m, o.Images, o.TopK);
+        if (o.Json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(results.Select(p => new
+            {
+                image = p.Image,
+                top = p.Top.Select(t => new { @class = m.ClassNames[t.Index], index = t.Index, prob = Math.Round(t.Prob, 6) }),
+            })));
+            return 0;
+        }
+        int w = m.ClassNames.Max(n => n.Length);
+        foreach (var p in results)
+        {
+            Console.WriteLine(p.Image);
+            foreach (var (i, prob) in p.Top)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {m.ClassNames[i].PadRight(w)}  {EvalPictures.Percent(prob, 2),7}"));
+        }
+        return 0;
     }
 
     internal sealed record Prediction(string Image, IReadOnlyList<(int Index, double Prob)> Top);

@@ -1,5 +1,6 @@
 // `ascan train`: train a registered classifier on an ImageFolder (timm train.py's options in one typed config).
 using System.CommandLine;
+using Ascan.Cli.Flags;
 using Ascan.Models;
 using Ascan.Training.Reporting;
 using Ascan.Training.Train;
@@ -8,85 +9,77 @@ namespace Ascan.Cli;
 
 internal static class TrainCommand
 {
-    public static Command Create()
+    /// <summary>
+    /// Every training flag, one declaration each: name, help, the <see cref="TrainConfig"/> field it sets. The defaults
+    /// --help shows are <see cref="TrainConfig"/>'s own. --config and --resume choose the base config instead (see <see cref="Resolve"/>).
+    /// </summary>
+    internal static ConfigBinder<TrainConfig> Flags() => new ConfigBinder<TrainConfig>(new TrainConfig())
+        .Add(SharedFlags.Model, c => c.Model, (c, v) => c with { Model = v })
+        .Add(new FlagName("--data", "Dataset root: DIR/train and DIR/val, one folder per class."), c => c.Data, (c, v) => c with { Data = v })
+        .Add(SharedFlags.Output.WithHelp("Output folder for checkpoints, summary and curves."), c => c.Output, (c, v) => c with { Output = v })
+        .Add(new FlagName("--epochs", "Epochs to train."), c => c.Epochs, (c, v) => c with { Epochs = v })
+        .Add(SharedFlags.BatchSize, c => c.BatchSize, (c, v) => c with { BatchSize = v })
+        .Add(new FlagName("--lr", "Peak learning rate (after warmup)."), c => c.Lr, (c, v) => c with { Lr = v })
+        .Add(new FlagName("--weight-decay", "Weight decay (not applied to norms and biases)."), c => c.WeightDecay, (c, v) => c with { WeightDecay = v })
+        .Add(new FlagName("--warmup-epochs", "Linear warmup length in epochs (fractions allowed)."), c => c.WarmupEpochs, (c, v) => c with { WarmupEpochs = v })
+        .Add(new FlagName("--min-lr", "Floor of the cosine decay."), c => c.MinLr, (c, v) => c with { MinLr = v })
+        .Add(SharedFlags.ImageSize.WithHelp("Training crop size (default: the model's input size)."), c => c.ImageSize, (c, v) => c with { ImageSize = v })
+        .Add(new FlagName("--smoothing", "Label smoothing."), c => c.Smoothing, (c, v) => c with { Smoothing = v })
+        .Add(new FlagName("--mixup", "Mixup alpha (0 = off)."), c => c.Mixup, (c, v) => c with { Mixup = v })
+        .Add(new FlagName("--cutmix", "CutMix alpha (0 = off)."), c => c.Cutmix, (c, v) => c with { Cutmix = v })
+        .Add(new FlagName("--drop-path", "Stochastic depth rate."), c => c.DropPath, (c, v) => c with { DropPath = v })
+        .Add(new FlagName("--aa", "RandAugment policy, e.g. rand-m9-mstd0.5 (none: off)."), c => c.AutoAugment ?? "none",
+            (c, v) => c with { AutoAugment = v == "none" ? null : v }, key: "auto_augment")
+        .Add(new FlagName("--reprob", "Random erasing probability."), c => c.ReProb, (c, v) => c with { ReProb = v }, key: "re_prob")
+        .Add(new FlagName("--color-jitter", "Colour jitter strength (when RandAugment is off)."), c => c.ColorJitter, (c, v) => c with { ColorJitter = v })
+        .Add(new FlagName("--ema", "Keep an EMA of the weights and evaluate it each epoch (--ema false to turn off)."), c => c.Ema, (c, v) => c with { Ema = v })
+        .Add(new FlagName("--ema-decay", "EMA decay per optimizer update."), c => c.EmaDecay, (c, v) => c with { EmaDecay = v })
+        .Add(new FlagName("--clip-grad", "Clip the global gradient norm to this value (default: no clipping)."), c => c.ClipGrad, (c, v) => c with { ClipGrad = v })
+        .Add(new FlagName("--accum-steps", "Batches per optimizer update (gradient accumulation)."), c => c.AccumSteps, (c, v) => c with { AccumSteps = v })
+        .Add(SharedFlags.Seed.WithHelp("Seed of weights, shuffling, augmentation and drop-path."), c => c.Seed, (c, v) => c with { Seed = v })
+        .Add(new FlagName("--opt", "Optimizer: adamw or sgd (Nesterov momentum)."), c => c.Opt, (c, v) => c with { Opt = v })
+        .Add(SharedFlags.Workers, c => c.Workers, (c, v) => c with { Workers = v });
+
+    /// <param name="run">What runs with the resolved config (default: training; tests pass their own).</param>
+    public static Command Create(Func<TrainConfig, int>? run = null)
     {
         var cmd = new Command("train", "Train a classifier on DIR/train, evaluating on DIR/val every epoch. Writes OUT/config.json, summary.csv, " +
             "curves.svg, last/best.safetensors (and recovery.safetensors on Ctrl+C; continue with --resume). " +
             "Settings come from the defaults, then --config FILE.json (or the checkpoint given to --resume), then the flags.");
-        var model = new Option<string?>("--model") { Description = "Registered model name (ascan info --list)." };
-        var data = new Option<string?>("--data") { Description = "Dataset root: DIR/train and DIR/val, one folder per class." };
-        var output = new Option<string?>("--output", "-o") { Description = "Output folder for checkpoints, summary and curves." };
         var config = new Option<string?>("--config") { Description = "JSON file of settings (snake_case keys as in OUT/config.json)." };
         var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from exactly (recovery, last or best)." };
-        var epochs = new Option<int?>("--epochs") { Description = "Epochs to train." };
-        var batch = new Option<int?>("--batch-size", "-b") { Description = "Images per batch." };
-        var lr = new Option<double?>("--lr") { Description = "Peak learning rate (after warmup)." };
-        var wd = new Option<double?>("--weight-decay") { Description = "Weight decay (not applied to norms and biases)." };
-        var warmup = new Option<double?>("--warmup-epochs") { Description = "Linear warmup length in epochs (fractions allowed)." };
-        var minLr = new Option<double?>("--min-lr") { Description = "Floor of the cosine decay." };
-        var size = new Option<int?>("--image-size") { Description = "Training crop size (default: the model's input size)." };
-        var smoothing = new Option<double?>("--smoothing") { Description = "Label smoothing." };
-        var mixup = new Option<double?>("--mixup") { Description = "Mixup alpha (0 = off)." };
-        var cutmix = new Option<double?>("--cutmix") { Description = "CutMix alpha (0 = off)." };
-        var dropPath = new Option<double?>("--drop-path") { Description = "Stochastic depth rate." };
-        var aa = new Option<string?>("--aa") { Description = "RandAugment policy, e.g. rand-m9-mstd0.5 (none: off)." };
-        var reprob = new Option<double?>("--reprob") { Description = "Random erasing probability." };
-        var jitter = new Option<double?>("--color-jitter") { Description = "Colour jitter strength (when RandAugment is off)." };
-        var ema = new Option<bool?>("--ema") { Description = "Keep an EMA of the weights and evaluate it each epoch (--ema false to turn off)." };
-        var emaDecay = new Option<double?>("--ema-decay") { Description = "EMA decay per optimizer update." };
-        var clip = new Option<double?>("--clip-grad") { Description = "Clip the global gradient norm to this value." };
-        var accum = new Option<int?>("--accum-steps") { Description = "Batches per optimizer update (gradient accumulation)." };
-        var seed = new Option<ulong?>("--seed") { Description = "Seed of weights, shuffling, augmentation and drop-path." };
-        var opt = new Option<string?>("--opt") { Description = "Optimizer: adamw or sgd (Nesterov momentum)." };
-        var workers = new Option<int?>("--workers", "-j") { Description = "Data-loading threads." };
-        Option[] all = [model, data, output, config, resume, epochs, batch, lr, wd, warmup, minLr, size, smoothing, mixup, cutmix, dropPath, aa, reprob, jitter, ema, emaDecay, clip, accum, seed, opt, workers];
-        foreach (var o in all) cmd.Options.Add(o);
+        cmd.Options.Add(config);
+        cmd.Options.Add(resume);
+        var flags = Flags();
+        flags.AddTo(cmd);
+        run ??= c => Run(c, Console.Out, out _);
 
         cmd.SetAction(r =>
         {
             try
             {
-                string? resumePath = r.GetValue(resume), configPath = r.GetValue(config);
-                var c = configPath != null ? TrainConfig.Load(configPath)
-                    : resumePath != null ? Checkpoint.ReadConfig(resumePath)
-                    : new TrainConfig();
-                c = c with
-                {
-                    Model = r.GetValue(model) ?? c.Model,
-                    Data = r.GetValue(data) ?? c.Data,
-                    Output = r.GetValue(output) ?? c.Output,
-                    Resume = resumePath,
-                    Epochs = r.GetValue(epochs) ?? c.Epochs,
-                    BatchSize = r.GetValue(batch) ?? c.BatchSize,
-                    Lr = r.GetValue(lr) ?? c.Lr,
-                    WeightDecay = r.GetValue(wd) ?? c.WeightDecay,
-                    WarmupEpochs = r.GetValue(warmup) ?? c.WarmupEpochs,
-                    MinLr = r.GetValue(minLr) ?? c.MinLr,
-                    ImageSize = r.GetValue(size) ?? c.ImageSize,
-                    Smoothing = r.GetValue(smoothing) ?? c.Smoothing,
-                    Mixup = r.GetValue(mixup) ?? c.Mixup,
-                    Cutmix = r.GetValue(cutmix) ?? c.Cutmix,
-                    DropPath = r.GetValue(dropPath) ?? c.DropPath,
-                    AutoAugment = r.GetValue(aa) is { } a ? (a == "none" ? null : a) : c.AutoAugment,
-                    ReProb = r.GetValue(reprob) ?? c.ReProb,
-                    ColorJitter = r.GetValue(jitter) ?? c.ColorJitter,
-                    Ema = r.GetValue(ema) ?? c.Ema,
-                    EmaDecay = r.GetValue(emaDecay) ?? c.EmaDecay,
-                    ClipGrad = r.GetValue(clip) ?? c.ClipGrad,
-                    AccumSteps = r.GetValue(accum) ?? c.AccumSteps,
-                    Seed = r.GetValue(seed) ?? c.Seed,
-                    Opt = r.GetValue(opt) ?? c.Opt,
-                    Workers = r.GetValue(workers) ?? c.Workers,
-                };
-                return Run(c.Validate(), Console.Out, out _);
+                return run(Resolve(r, flags, r.GetValue(config), r.GetValue(resume)));
             }
             catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
             {
-                Console.Error.WriteLine($"train: {e.Message}");
+                r.InvocationConfiguration.Error.WriteLine($"train: {e.Message}");
                 return 2;
             }
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// The validated config: the defaults, replaced by --config FILE.json or else by the config stored in the --resume
+    /// checkpoint, with the given flags over it. An out-of-range value is reported by its flag when a flag set it.
+    /// </summary>
+    private static TrainConfig Resolve(ParseResult r, ConfigBinder<TrainConfig> flags, string? configPath, string? resumePath)
+    {
+        var c = configPath != null ? TrainConfig.Load(configPath)
+            : resumePath != null ? Checkpoint.ReadConfig(resumePath)
+            : flags.Defaults;
+        c = flags.Bind(r, c) with { Resume = resumePath };
+        return c.FirstProblem() is { } p ? throw new ArgumentException($"{flags.NameOf(p.Setting, r)} {p.Problem}") : c;
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 // `ascan bench conv`: every convolution of an AsCAN preset's training step — forward, data gradient, weight
 // gradient — timed alone at the step's shapes, so the conv rows of `bench --profile` can be taken apart per shape.
 using System.Globalization;
+using Ascan.Cli.Flags;
 using Ascan.Kernels;
 using Ascan.Models.AsCAN;
 
@@ -48,7 +49,7 @@ internal static class ConvBench
     public static int Run(string model, int batch, int? imageSize, int? threads, TextWriter output)
     {
         var config = AscanConfig.Preset(model);
-        int size = imageSize ?? config.ImageSize;
+        int size = ImageSize.Resolve(imageSize, checkpoint: null, config.ImageSize);
         int old = KernelPool.Threads;
         try
         {

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using Ascan.Cli.Flags;
 using Ascan.Core;
 using Ascan.Core.IO;
 using Ascan.Kernels;
@@ -17,7 +18,7 @@ namespace Ascan.Cli;
 /// <summary>What `bench --model` runs; defaults are the command line's.</summary>
 internal sealed record ModelBenchOptions
 {
-    public required string Model { get; init; }
+    public string Model { get; init; } = "";
     public int Batch { get; init; } = 1;
     /// <summary>Input height and width; null = the registry entry's.</summary>
     public int? ImageSize { get; init; }
@@ -64,7 +65,7 @@ internal static class ModelBench
             return 2;
         }
         int threads = o.Threads ?? Environment.ProcessorCount;
-        int size = o.ImageSize ?? entry.Config.InputSize;
+        int size = ImageSize.Resolve(o.ImageSize, checkpoint: null, entry.Config.InputSize);
         int oldThreads = KernelPool.Threads;
         try
         {
@@ -86,7 +87,7 @@ internal static class ModelBench
 
     private static void Validate(ModelBenchOptions o)
     {
-        if (o.Batch < 1) throw new ArgumentException($"--batch {o.Batch}: must be at least 1.");
+        if (o.Batch < 1) throw new ArgumentException($"--batch-size {o.Batch}: must be at least 1.");
         if (o.Steps < 1) throw new ArgumentException($"--steps {o.Steps}: must be at least 1.");
         if (o.Warmup < 0) throw new ArgumentException($"--warmup {o.Warmup}: must be 0 or more.");
         if (o.ImageSize is < 1) throw new ArgumentException($"--image-size {o.ImageSize}: must be positive.");

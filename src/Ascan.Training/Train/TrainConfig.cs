@@ -106,26 +106,40 @@ public sealed record TrainConfig
 
     public void Save(string path) => File.WriteAllText(path, ToJson() + "\n");
 
-    /// <summary>Throws naming the first setting that is out of range.</summary>
-    public TrainConfig Validate()
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that is out of range (see <see cref="FirstProblem"/>).</summary>
+    public TrainConfig Validate() =>
+        FirstProblem() is { } p ? throw new ArgumentException($"{p.Setting} {p.Problem}") : this;
+
+    /// <summary>
+    /// The first setting out of range, as its snake_case key and what is wrong with it ("must be positive, got -1."),
+    /// or null when all are in range. Split so a caller that took the value from elsewhere (a command-line flag) can
+    /// name the setting its own way.
+    /// </summary>
+    public (string Setting, string Problem)? FirstProblem()
     {
-        static void Require(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
-        Require(Epochs >= 1, $"epochs must be at least 1, got {Epochs}.");
-        Require(BatchSize >= 1, $"batch_size must be at least 1, got {BatchSize}.");
-        Require(AccumSteps >= 1, $"accum_steps must be at least 1, got {AccumSteps}.");
-        Require(Lr > 0 && double.IsFinite(Lr), $"lr must be positive, got {Lr}.");
-        Require(WarmupEpochs >= 0, $"warmup_epochs must be ≥ 0, got {WarmupEpochs}.");
-        Require(MinLr >= 0 && WarmupLr >= 0, "min_lr and warmup_lr must be ≥ 0.");
-        Require(WeightDecay >= 0, $"weight_decay must be ≥ 0, got {WeightDecay}.");
-        Require(Opt is "adamw" or "sgd", $"opt must be 'adamw' or 'sgd', got '{Opt}'.");
-        Require(Smoothing is >= 0 and < 1, $"smoothing must be in [0, 1), got {Smoothing}.");
-        Require(Mixup >= 0 && Cutmix >= 0, "mixup and cutmix alphas must be ≥ 0.");
-        Require(DropPath is >= 0 and < 1, $"drop_path must be in [0, 1), got {DropPath}.");
-        Require(ClipGrad is null or > 0, $"clip_grad must be positive when set, got {ClipGrad}.");
-        Require(EmaDecay is > 0 and < 1, $"ema_decay must be in (0, 1), got {EmaDecay}.");
-        Require(ImageSize is null or >= 8, $"image_size must be at least 8, got {ImageSize}.");
-        Require(Workers >= 0, $"workers must be ≥ 0, got {Workers}.");
-        Require(LogInterval >= 1, $"log_interval must be at least 1, got {LogInterval}.");
-        return this;
+        (bool Ok, string Setting, string Problem)[] checks =
+        [
+            (Epochs >= 1, "epochs", $"must be at least 1, got {Epochs}."),
+            (BatchSize >= 1, "batch_size", $"must be at least 1, got {BatchSize}."),
+            (AccumSteps >= 1, "accum_steps", $"must be at least 1, got {AccumSteps}."),
+            (Lr > 0 && double.IsFinite(Lr), "lr", $"must be positive, got {Lr}."),
+            (WarmupEpochs >= 0, "warmup_epochs", $"must be ≥ 0, got {WarmupEpochs}."),
+            (MinLr >= 0, "min_lr", $"must be ≥ 0, got {MinLr}."),
+            (WarmupLr >= 0, "warmup_lr", $"must be ≥ 0, got {WarmupLr}."),
+            (WeightDecay >= 0, "weight_decay", $"must be ≥ 0, got {WeightDecay}."),
+            (Opt is "adamw" or "sgd", "opt", $"must be 'adamw' or 'sgd', got '{Opt}'."),
+            (Smoothing is >= 0 and < 1, "smoothing", $"must be in [0, 1), got {Smoothing}."),
+            (Mixup >= 0, "mixup", $"alpha must be ≥ 0, got {Mixup}."),
+            (Cutmix >= 0, "cutmix", $"alpha must be ≥ 0, got {Cutmix}."),
+            (DropPath is >= 0 and < 1, "drop_path", $"must be in [0, 1), got {DropPath}."),
+            (ClipGrad is null or > 0, "clip_grad", $"must be positive when set, got {ClipGrad}."),
+            (EmaDecay is > 0 and < 1, "ema_decay", $"must be in (0, 1), got {EmaDecay}."),
+            (ImageSize is null or >= 8, "image_size", $"must be at least 8, got {ImageSize}."),
+            (Workers >= 0, "workers", $"must be ≥ 0, got {Workers}."),
+            (LogInterval >= 1, "log_interval", $"must be at least 1, got {LogInterval}."),
+        ];
+        foreach (var (ok, setting, problem) in checks)
+            if (!ok) return (setting, problem);
+        return null;
     }
 }

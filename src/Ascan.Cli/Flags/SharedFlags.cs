@@ -1,0 +1,21 @@
+// The flags several verbs share, declared once: one name per concept (the output is always --output / -o).
+namespace Ascan.Cli.Flags;
+
+internal static class SharedFlags
+{
+    public static readonly FlagName Model = new("--model", "Registered model name (ascan info --list).");
+    public static readonly FlagName Weights = new("--weights", "Training checkpoint or plain model safetensors.");
+    public static readonly FlagName ImageSize = new("--image-size", "Input height and width (default: " + Flags.ImageSize.Order + ").");
+    public static readonly FlagName BatchSize = new("--batch-size", "Images per batch.", ["-b"], Deprecated: ["--batch"]);
+    public static readonly FlagName Workers = new("--workers", "Data-loading threads.", ["-j"]);
+    /// <summary>Where a verb writes: a folder (train, eval, data shapes) or a file (infer). `--out` was eval's and data shapes' name.</summary>
+    public static readonly FlagName Output = new("--output", "Output folder.", ["-o"], Deprecated: ["--out"]);
+    public static readonly FlagName Seed = new("--seed", "Random seed.");
+    public static readonly FlagName UseEma = new("--use-ema", "Use the checkpoint's EMA weights.");
+    public static readonly FlagName NumClasses = new("--num-classes", "Classifier classes (default: the model's).");
+    public static readonly FlagName Json = new("--json", "Print JSON on stdout instead of text.");
+    public static readonly FlagName Threads = new("--threads", "Kernel threads (default: all processors).");
+
+    /// <summary>The problem with a count that must be at least <paramref name="min"/>, or null (a <c>check</c> for <see cref="ConfigBinder{T}.Add"/>).</summary>
+    public static Func<int, string?> AtLeast(int min) => v => v >= min ? null : $"must be at least {min}";
+}
