@@ -1,6 +1,7 @@
 // `ascan eval`: top-1, top-5, loss, per-class accuracy and a confusion-matrix picture of a model on an ImageFolder.
 using System.CommandLine;
 using System.Globalization;
+using Ascan.Training;
 using Ascan.Cli.Flags;
 using Ascan.Data;
 using Ascan.Training.Eval;
@@ -63,7 +64,7 @@ internal static class EvalCommand
 
     private static int Run(EvalOptions o)
     {
-        var loaded = ModelLoader.Load(o.Model, o.Weights, o.UseEma, ImageSize.ForWeights(o.ImageSize, o.Model, o.Weights));
+        var loaded = ModelLoader.Load(o.Model, o.Weights, o.UseEma, o.ImageSize);
         var result = Run(loaded, o.Data, o.BatchSize, o.Workers, !o.Json);
         string dir = o.Output ?? Path.GetDirectoryName(Path.GetFullPath(o.Weights))!;
         Directory.CreateDirectory(dir);

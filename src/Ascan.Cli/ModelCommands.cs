@@ -1,6 +1,7 @@
 // `ascan info` and `ascan infer`: what a model is, and running it on a tensor file for parity checks.
 using System.CommandLine;
 using System.Text.Json;
+using Ascan.Training;
 using Ascan.Cli.Flags;
 using Ascan.Core;
 using Ascan.Core.IO;

@@ -2,6 +2,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Ascan.Training;
 using Ascan.Cli.Flags;
 using Ascan.Core;
 using Ascan.Data;
@@ -68,7 +69,7 @@ internal static class PredictCommand
 
     private static int Run(PredictOptions o)
     {
-        var m = ModelLoader.Load(o.Model, o.Weights, o.UseEma, ImageSize.ForWeights(o.ImageSize, o.Model, o.Weights));
+        var m = ModelLoader.Load(o.Model, o.Weights, o.UseEma, o.ImageSize);
         var results = Predict(m, o.Images, o.TopK);
         if (o.Json)
         {

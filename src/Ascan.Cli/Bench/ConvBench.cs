@@ -1,6 +1,7 @@
 // `ascan bench conv`: every convolution of an AsCAN preset's training step — forward, data gradient, weight
 // gradient — timed alone at the step's shapes, so the conv rows of `bench --profile` can be taken apart per shape.
 using System.Globalization;
+using Ascan.Training;
 using Ascan.Cli.Flags;
 using Ascan.Kernels;
 using Ascan.Models.AsCAN;

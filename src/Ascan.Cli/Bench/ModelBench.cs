@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using Ascan.Training;
 using Ascan.Cli.Flags;
 using Ascan.Core;
 using Ascan.Core.IO;

@@ -5,7 +5,7 @@ internal static class SharedFlags
 {
     public static readonly FlagName Model = new("--model", "Registered model name (ascan info --list).");
     public static readonly FlagName Weights = new("--weights", "Training checkpoint or plain model safetensors.");
-    public static readonly FlagName ImageSize = new("--image-size", "Input height and width (default: " + Flags.ImageSize.Order + ").");
+    public static readonly FlagName ImageSize = new("--image-size", "Input height and width (default: " + Ascan.Training.ImageSize.Order + ").");
     public static readonly FlagName BatchSize = new("--batch-size", "Images per batch.", ["-b"], Deprecated: ["--batch"]);
     public static readonly FlagName Workers = new("--workers", "Data-loading threads.", ["-j"]);
     /// <summary>Where a verb writes: a folder (train, eval, data shapes) or a file (infer). `--out` was eval's and data shapes' name.</summary>

@@ -23,7 +23,7 @@ public static class ModelLoader
         TrainConfig? trained = Checkpoint.IsCheckpoint(weightsPath) ? Checkpoint.ReadConfig(weightsPath) : null;
         modelName ??= trained?.Model ?? throw new ArgumentException($"'{weightsPath}' is a plain weights file: pass --model NAME.");
         var entry = ModelRegistry.Get(modelName);
-        int size = imageSize ?? trained?.ImageSize ?? entry.Config.InputSize;
+        int size = ImageSize.Resolve(imageSize, trained, entry.Config.InputSize);
         var model = ModelRegistry.CreateClassifier(modelName, new ModelOptions { ImageSize = size });
         int numClasses = classes?.Count ?? model.NumClassesIn(state) switch
         {
