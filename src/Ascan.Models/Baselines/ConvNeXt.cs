@@ -56,11 +56,9 @@ public sealed class CNBlock : Module, ILayer
     private readonly Linear _pwconv1, _pwconv2;
     private readonly Parameter _layerScale;
     private readonly DropPath _dropPath;
-    private readonly int _dim;
 
     public CNBlock(ParamPath p, int dim, double layerScale, double dropPath) : base(p)
     {
-        _dim = dim;
         _layerScale = AddParameter("layer_scale", [dim, 1, 1], Init.Constant(layerScale));
         var block = p.Sub("block");
         var w = ConvNeXtConfig.WeightInit;
@@ -86,7 +84,7 @@ public sealed class CNBlock : Module, ILayer
         var u = _pwconv1.Forward(n, Activation.Gelu);                 // (B, H, W, 4C)
         InferenceFusion.Free(fused, n);
         bool drop = Training && _dropPath.P > 0;
-        var h = _pwconv2.ForwardScaled(u, LayerScale.Reshape(_dim), drop ? null : x); // (C, 1, 1) is a per-channel scale: (C) on channels-last
+        var h = _pwconv2.ForwardScaled(u, LayerScale, drop ? null : x); // layer_scale (C, 1, 1) is a per-channel scale: (C) on channels-last
         InferenceFusion.Free(fused, u);
         return drop ? Ops.Add(_dropPath.Forward(h), x) : h;
     }

@@ -57,17 +57,21 @@ public sealed class Linear : Module, ILayer
     }
 
     /// <summary>
-    /// (x·Wᵀ + b) ⊙ scale + residual with a per-output-feature <paramref name="scale"/> (a layer scale). In eval the
-    /// scale is folded into the packed weight and bias. Shapes: x (…, in), scale (out), residual (…, out) or null → (…, out).
+    /// (x·Wᵀ + b) ⊙ scale + residual with a per-output-feature <paramref name="scale"/> (a layer scale, any shape of
+    /// Out elements, e.g. ConvNeXt's (C, 1, 1) parameter itself). In eval the scale is folded into the packed weight
+    /// and bias, re-packed only when the scale tensor (or its values) change: pass the parameter, not a fresh view.
+    /// Shapes: x (…, in), scale (out) or (out, 1, 1), residual (…, out) or null → (…, out).
     /// </summary>
     public Tensor ForwardScaled(Tensor x, Tensor scale, Tensor? residual = null)
     {
+        if (scale.Numel != Config.OutFeatures)
+            throw new ArgumentException($"Linear {Path}: the output scale has {scale.Numel} values for {Config.OutFeatures} outputs.");
         if (InferenceFusion.Applies(this, x, other: scale) && residual?.RequiresGrad != true)
         {
             _scale = scale;
             return (_packedScaled ??= new PackedLinear(() => Weight, () => Bias, () => _scale!)).Forward(x, residual: residual);
         }
-        var y = Ops.Mul(Ops.Linear(x, Weight, Bias), scale);
+        var y = Ops.Mul(Ops.Linear(x, Weight, Bias), scale.Rank == 1 ? scale : scale.Reshape(Config.OutFeatures));
         return residual == null ? y : Ops.Add(y, residual);
     }
 }
