@@ -41,7 +41,16 @@ public static class Png
     }
 
     /// <summary>Decodes a PNG file's bytes; <paramref name="source"/> names the file in errors.</summary>
-    public static Image Decode(ReadOnlySpan<byte> data, string source = "<memory>")
+    public static Image Decode(ReadOnlySpan<byte> data, string source = "<memory>") => Decode(data, source, indices: false);
+
+    /// <summary>
+    /// Decodes a label PNG to one channel of raw sample values: palette files give their indices (the palette is
+    /// ignored), gray files their values unscaled (a 4-bit gray 3 stays 3). Any other colour type, or 16-bit gray
+    /// (whose labels rounding to 8 bits would corrupt), is an error naming <paramref name="source"/>.
+    /// </summary>
+    public static Image DecodeIndices(ReadOnlySpan<byte> data, string source = "<memory>") => Decode(data, source, indices: true);
+
+    private static Image Decode(ReadOnlySpan<byte> data, string source, bool indices)
     {
         if (!IsPng(data)) throw new ImageDecodeException(source, "not a PNG file (bad signature).");
         Header? h = null;
@@ -84,6 +93,9 @@ public static class Png
         if (h == null) throw new ImageDecodeException(source, "PNG has no IHDR chunk.");
         if (idat.Length == 0) throw new ImageDecodeException(source, "PNG has no image data (IDAT).");
         if (h.ColorType == 3 && palette == null) throw new ImageDecodeException(source, "palette PNG without a PLTE chunk.");
+        if (indices && (h.ColorType is not (0 or 3) || h.BitDepth > 8))
+            throw new ImageDecodeException(source, $"a label map must be an 8-bit (or less) single-channel or palette PNG, this one has colour type {h.ColorType} " +
+                $"({h.SamplesPerPixel} channel{(h.SamplesPerPixel == 1 ? "" : "s")}{(h.ColorType == 3 ? ", palette" : "")}) at {h.BitDepth} bits.");
 
         // The whole filtered stream: for each pass, height × (1 filter byte + row bytes).
         long rawLength = 0;
@@ -112,9 +124,10 @@ public static class Png
             throw new ImageDecodeException(source, $"PNG image data is corrupt ({e.Message}).", e);
         }
 
-        int outChannels = h.ColorType switch { 0 => 1, 4 => 2, 2 => 3, 6 => 4, _ => trns != null ? 4 : 3 };
+        int outChannels = indices ? 1 : h.ColorType switch { 0 => 1, 4 => 2, 2 => 3, 6 => 4, _ => trns != null ? 4 : 3 };
         var img = new Image(h.Width, h.Height, outChannels);
-        byte[]? lut = palette != null ? PaletteTable(palette, trns, outChannels) : null;
+        // For labels an identity table makes the palette path emit the unpacked sample itself, for gray as for palette.
+        byte[]? lut = indices ? IdentityTable() : palette != null ? PaletteTable(palette, trns, outChannels) : null;
         int offset = 0;
         if (h.Interlace == 0)
             Unfilter(raw, ref offset, h, h.Width, h.Height, img, 0, 0, 1, 1, lut, source);
@@ -157,6 +170,13 @@ public static class Png
         if (b[10] != 0 || b[11] != 0) throw new ImageDecodeException(source, $"unknown PNG compression {b[10]} or filter method {b[11]}.");
         if (h.Interlace > 1) throw new ImageDecodeException(source, $"unknown PNG interlace method {h.Interlace}.");
         return h;
+    }
+
+    private static byte[] IdentityTable()
+    {
+        var t = new byte[256];
+        for (int i = 0; i < 256; i++) t[i] = (byte)i;
+        return t;
     }
 
     /// <summary>Palette entries expanded to output pixels (3 or 4 bytes each); indices past the palette read as black.</summary>
