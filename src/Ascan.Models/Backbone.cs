@@ -85,14 +85,21 @@ public abstract class ClassifierModel(ParamPath p) : Backbone(p), ILayer
     /// <paramref name="keep"/> (ForwardStages) or only the last (ForwardFeatures). On the fused path each map is freed
     /// once the next exists, unless it is kept; <paramref name="ownsInput"/> says whether x itself may be freed.
     /// </summary>
-    protected static List<Tensor> RunStages<T>(IEnumerable<T> stages, Func<T, Tensor, Tensor> forward, Tensor x, bool fused, bool keep, bool ownsInput = true)
+    protected static List<Tensor> RunStages<T>(IEnumerable<T> stages, Func<T, Tensor, Tensor> forward, Tensor x, bool fused, bool keep, bool ownsInput = true) =>
+        RunStages(stages, (s, t, _) => forward(s, t), x, fused, keep, ownsInput, stageFrees: false);
+
+    /// <summary>
+    /// As above, with <paramref name="forward"/> told whether the stage may free its input itself as soon as it has
+    /// read it (<paramref name="stageFrees"/>: e.g. after a downsample, lowering the peak memory).
+    /// </summary>
+    protected static List<Tensor> RunStages<T>(IEnumerable<T> stages, Func<T, Tensor, bool, Tensor> forward, Tensor x, bool fused, bool keep, bool ownsInput, bool stageFrees)
     {
         var outs = new List<Tensor>();
         bool owned = ownsInput;
         foreach (var s in stages)
         {
-            var y = forward(s, x);
-            if (owned && !ReferenceEquals(y, x)) InferenceFusion.Free(fused, x);
+            var y = forward(s, x, owned && fused && stageFrees);
+            if (owned && !stageFrees && !ReferenceEquals(y, x)) InferenceFusion.Free(fused, x);
             x = y;
             owned = !keep;
             if (keep) outs.Add(x);

@@ -113,16 +113,29 @@ public sealed class AscanStage : Module, ILayer
 
     /// <summary>Shapes: x (B, H, W, Cin) → (B, H', W', w) with H' = ⌈H/2⌉ after a downsample, else H. Never frees x;
     /// on the fused path each intermediate map is freed once the next exists.</summary>
-    public Tensor Forward(Tensor x)
+    public Tensor Forward(Tensor x) => Forward(x, freeInput: false);
+
+    /// <summary>
+    /// As <see cref="Forward(Tensor)"/>; with <paramref name="freeInput"/> (the caller no longer needs x, fused path
+    /// only) x is freed as soon as the downsample or the first block has read it.
+    /// </summary>
+    public Tensor Forward(Tensor x, bool freeInput)
     {
         bool fused = InferenceFusion.Applies(this, x);
-        var input = x;
-        if (Downsample != null) x = Downsample.Forward(x);
+        bool owned = freeInput && fused;
+        if (Downsample != null)
+        {
+            var d = Downsample.Forward(x);
+            if (owned) TensorScope.Release(x);
+            x = d;
+            owned = true;
+        }
         foreach (var block in Blocks.Items)
         {
             var y = block.Forward(x);
-            if (!ReferenceEquals(x, input)) InferenceFusion.Free(fused, x);
+            if (owned) InferenceFusion.Free(fused, x);
             x = y;
+            owned = true;
         }
         return x;
     }

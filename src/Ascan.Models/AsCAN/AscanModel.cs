@@ -67,7 +67,7 @@ public sealed class AscanModel : ClassifierModel
         var input = ImagesToChannelsLast(images, 3);      // (B, H, W, 3)
         var x = Stem.Forward(input);                      // (B, H/4, W/4, w0)
         FreeInput(fused, input, images);
-        return RunStages(Stages.Items, (s, t) => s.Forward(t), x, fused, keep);
+        return RunStages(Stages.Items, (s, t, free) => s.Forward(t, free), x, fused, keep, ownsInput: true, stageFrees: true);
     }
 
     /// <summary>Shapes: features (B, H, W, C) → logits (B, classes), or normalised pooled features (B, C) when
