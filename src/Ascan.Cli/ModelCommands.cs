@@ -53,22 +53,30 @@ internal static class ModelCommands
 
     private static int RunInfo(InfoOptions o, ParseResult r)
     {
-        if (o.List != null) return ListModels(o.List, o.Json);
+        if (o.List != null) return ListModels(o.List, o.Json, r.InvocationConfiguration.Output, r.InvocationConfiguration.Error);
         if (string.IsNullOrEmpty(o.Model)) { r.InvocationConfiguration.Error.WriteLine("info: --model NAME is required (or --list)."); return 2; }
         return RunInfo(o.Model, o.ImageSize, o.Json);
     }
 
-    private static int ListModels(string pattern, bool json)
+    private static int ListModels(string pattern, bool json, TextWriter stdout, TextWriter stderr)
     {
         var entries = ModelRegistry.List(pattern).ToList();
+        if (entries.Count == 0)
+        {
+            stderr.WriteLine($"info: no registered model matches '{pattern}'. Registered: {string.Join(", ", ModelRegistry.List().Select(e => e.Name))}.");
+            return 2;
+        }
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(entries.Select(e => new { model = e.Name, kind = Kind(e), @params = e.Parameters, input_size = e.Config.InputSize, description = e.Description })));
+            stdout.WriteLine(JsonSerializer.Serialize(entries.Select(e => new { model = e.Name, kind = Kind(e), @params = e.Parameters, image_size = e.Config.InputSize, description = e.Description }), Json));
             return 0;
         }
-        foreach (var e in entries) Console.WriteLine($"{e.Name,-16} {Kind(e),-12} {e.Parameters,14:N0}  {e.Config.InputSize}px  {e.Description}");
+        foreach (var e in entries) stdout.WriteLine($"{e.Name,-16} {Kind(e),-12} {e.Parameters,14:N0}  {e.Config.InputSize}px  {e.Description}");
         return 0;
     }
+
+    /// <summary>JSON as people read it: "·" and "×" written as they are, not as \u escapes.</summary>
+    private static readonly JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>"classifier", "segmenter", "generator" or "text_encoder".</summary>
     private static string Kind(ModelEntry e) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(e.Kind.ToString());
@@ -102,7 +110,7 @@ internal static class ModelCommands
         }).ToList();
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new { model = name, @params = m.ParameterCount, gmacs = Math.Round(macs / 1e9, 3), image_size = size, stages = rows }));
+            Console.WriteLine(JsonSerializer.Serialize(new { model = name, @params = m.ParameterCount, gmacs = Math.Round(macs / 1e9, 3), image_size = size, stages = rows }, Json));
             return 0;
         }
         Console.WriteLine($"{name}: {entry.Description}");

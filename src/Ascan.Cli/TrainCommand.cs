@@ -16,7 +16,7 @@ internal static class TrainCommand
     internal static ConfigBinder<TrainConfig> Flags() => new ConfigBinder<TrainConfig>(new TrainConfig())
         .Add(SharedFlags.Model, c => c.Model, (c, v) => c with { Model = v })
         .Add(new FlagName("--data", "Dataset root: DIR/train and DIR/val, one folder per class."), c => c.Data, (c, v) => c with { Data = v })
-        .Add(SharedFlags.Output.WithHelp("Output folder for checkpoints, summary and curves."), c => c.Output, (c, v) => c with { Output = v })
+        .Add(SharedFlags.Output.WithHelp("Output folder for checkpoints, summary and curves; without it each run gets a new runs/train/<time>-<model>. A folder holding a run needs --resume or --overwrite."), c => c.Output, (c, v) => c with { Output = v })
         .Add(new FlagName("--epochs", "Epochs to train."), c => c.Epochs, (c, v) => c with { Epochs = v })
         .Add(SharedFlags.BatchSize, c => c.BatchSize, (c, v) => c with { BatchSize = v })
         .Add(new FlagName("--lr", "Peak learning rate (after warmup)."), c => c.Lr, (c, v) => c with { Lr = v })
@@ -48,8 +48,10 @@ internal static class TrainCommand
             "Settings come from the defaults, then --config FILE.json (or the checkpoint given to --resume), then the flags.");
         var config = new Option<string?>("--config") { Description = "JSON file of settings (snake_case keys as in OUT/config.json)." };
         var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from exactly (recovery, last or best)." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Train into an --output folder that already holds a run, replacing its checkpoints, summary and curves. [default: false]" };
         cmd.Options.Add(config);
         cmd.Options.Add(resume);
+        cmd.Options.Add(overwrite);
         var flags = Flags();
         flags.AddTo(cmd);
         run ??= c => Run(c, Console.Out, out _);
@@ -58,7 +60,8 @@ internal static class TrainCommand
         {
             try
             {
-                return run(Resolve(r, flags, r.GetValue(config), r.GetValue(resume)));
+                var c = Resolve(r, flags, r.GetValue(config), r.GetValue(resume));
+                return run(PlaceRun(c, outputGiven: flags.IsGiven("output", r), r.GetValue(overwrite)));
             }
             catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
             {
@@ -80,6 +83,28 @@ internal static class TrainCommand
             : flags.Defaults;
         c = flags.Bind(r, c) with { Resume = resumePath };
         return c.FirstProblem() is { } p ? throw new ArgumentException($"{flags.NameOf(p.Setting, r)} {p.Problem}") : c;
+    }
+
+    /// <summary>
+    /// Where the run's files go, as timm: without --output (and without --resume, which continues its own folder) a new
+    /// folder per run, runs/train/&lt;time&gt;-&lt;model&gt;; a folder that already holds a run is refused unless
+    /// <paramref name="overwrite"/>, so a finished run (and its best checkpoint) is never replaced by accident.
+    /// </summary>
+    internal static TrainConfig PlaceRun(TrainConfig c, bool outputGiven, bool overwrite, DateTime? now = null)
+    {
+        if (c.Resume != null) return c;
+        if (!outputGiven && c.Output == new TrainConfig().Output)
+        {
+            string stem = Path.Combine(c.Output, $"{(now ?? DateTime.Now):yyyyMMdd-HHmmss}-{c.Model}"), dir = stem;
+            for (int k = 2; Directory.Exists(dir); k++) dir = $"{stem}-{k}";
+            return c with { Output = dir };
+        }
+        string[] runFiles = ["config.json", Trainer.LastFile, Trainer.BestFile, Trainer.RecoveryFile, "summary.csv"];
+        var held = runFiles.Where(f => File.Exists(Path.Combine(c.Output, f))).ToList();
+        if (held.Count == 0 || overwrite) return c;
+        string resumeFrom = Path.Combine(c.Output, held.Contains(Trainer.RecoveryFile) ? Trainer.RecoveryFile : Trainer.LastFile);
+        throw new ArgumentException($"--output {c.Output} already holds a run ({string.Join(", ", held)}): continue it with --resume {resumeFrom}, " +
+            "replace it with --overwrite, or choose another --output.");
     }
 
     /// <summary>

@@ -74,7 +74,11 @@ internal sealed class ConfigBinder<T>(T defaults) where T : class
         return c;
     }
 
+    /// <summary>Whether a flag on the command line set the setting <paramref name="key"/> (snake_case config key).</summary>
+    public bool IsGiven(string key, ParseResult r) => _settings.Any(s => s.Key == key && s.IsGiven(r));
+
     /// <summary>How to name setting <paramref name="key"/> in an error: its flag when the value came from a flag in <paramref name="r"/>, else the key.</summary>
+
     public string NameOf(string key, ParseResult r) =>
         _settings.FirstOrDefault(s => s.Key == key && s.IsGiven(r)) is { } s ? s.Flag.Name : key;
 
