@@ -70,10 +70,28 @@ public sealed partial class SafetensorsFile
 
     // ---------------------------------------------------------------- open and validate
 
+    /// <summary>
+    /// Throws a <see cref="FileNotFoundException"/> that says what <paramref name="path"/> is when it is not a file: a
+    /// folder (naming the .safetensors files in it, the likely intent) or nothing at all. <paramref name="what"/> names
+    /// the expected file ("checkpoint", "weights file").
+    /// </summary>
+    public static void RequireFile(string path, string what)
+    {
+        if (File.Exists(path)) return;
+        if (Directory.Exists(path))
+        {
+            var inside = Directory.EnumerateFiles(path, "*.safetensors").Select(System.IO.Path.GetFileName).Order(StringComparer.Ordinal).Take(5).ToList();
+            throw new FileNotFoundException($"'{path}' is a folder, not a {what}" +
+                (inside.Count > 0 ? $"; it holds {string.Join(", ", inside)} (pass one of them, e.g. {System.IO.Path.Combine(path, inside[0]!)})." : "; it holds no .safetensors file."), path);
+        }
+        throw new FileNotFoundException($"The {what} '{path}' does not exist.", path);
+    }
+
     /// <summary>Reads and validates the header of <paramref name="path"/>; throws <see cref="SafetensorsFormatException"/> if malformed.</summary>
     public static SafetensorsFile Open(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
+        RequireFile(path, "safetensors file");
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         long fileLength = RandomAccess.GetLength(handle);
         if (fileLength < 8)

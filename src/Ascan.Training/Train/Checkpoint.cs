@@ -168,7 +168,7 @@ public static class Checkpoint
 
     public static CheckpointData Load(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist.", path);
+        SafetensorsFile.RequireFile(path, "checkpoint");
         var file = SafetensorsFile.Open(path);
         var meta = file.Metadata;
         if (!meta.TryGetValue("format", out var format) || format != Format)
@@ -209,7 +209,7 @@ public static class Checkpoint
     /// </summary>
     public static (Dictionary<string, Tensor> State, IReadOnlyList<string>? ClassNames) LoadWeights(string path, bool useEma = false)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"Weights file '{path}' does not exist.", path);
+        SafetensorsFile.RequireFile(path, "weights file");
         var file = SafetensorsFile.Open(path);
         IReadOnlyList<string>? classes = ClassMapBeside(path);
         if (file.Metadata.TryGetValue("format", out var f) && f == Format)
