@@ -37,13 +37,13 @@ internal static class EvalCommand
         .Add(SharedFlags.BatchSize, o => o.BatchSize, (o, v) => o with { BatchSize = v }, check: SharedFlags.AtLeast(1))
         .Add(SharedFlags.ImageSize, o => o.ImageSize, (o, v) => o with { ImageSize = v }, check: v => v is null or >= 8 ? null : "must be at least 8")
         .Add(SharedFlags.Workers, o => o.Workers, (o, v) => o with { Workers = v }, check: SharedFlags.AtLeast(0))
-        .Add(SharedFlags.Output.WithHelp("Folder for confusion_matrix.svg (default: the weights' folder)."), o => o.Output, (o, v) => o with { Output = v });
+        .Add(SharedFlags.Output.WithHelp("Folder for confusion_matrix.svg and eval.json (default: a new runs/eval/<time>-<model>; with --json and no --output nothing is written)."), o => o.Output, (o, v) => o with { Output = v });
 
     /// <param name="run">What runs with the parsed options (default: the evaluation; tests pass their own).</param>
     public static Command Create(Func<EvalOptions, int>? run = null)
     {
         var cmd = new Command("eval", "Evaluate a classifier on an ImageFolder (DIR/val, or DIR itself): top-1, top-5, loss, per-class accuracy, " +
-            "and a confusion-matrix picture (confusion_matrix.svg beside the weights, or in --output).");
+            "and a confusion-matrix picture with the numbers (confusion_matrix.svg and eval.json in --output, else in a new runs/eval/<time>-<model>).");
         var flags = Flags();
         flags.AddTo(cmd);
         run ??= Run;
@@ -66,14 +66,33 @@ internal static class EvalCommand
     {
         var loaded = ModelLoader.Load(o.Model, o.Weights, o.UseEma, o.ImageSize);
         var result = Run(loaded, o.Data, o.BatchSize, o.Workers, !o.Json);
-        string dir = o.Output ?? Path.GetDirectoryName(Path.GetFullPath(o.Weights))!;
-        Directory.CreateDirectory(dir);
-        string picture = Path.Combine(dir, "confusion_matrix.svg");
-        File.WriteAllText(picture, EvalPictures.ConfusionMatrixSvg(result));
+        string? dir = ResultFolder(o, loaded.ModelName, DateTime.Now);
+        string? picture = null;
+        if (dir != null)
+        {
+            Directory.CreateDirectory(dir);
+            picture = Path.Combine(dir, "confusion_matrix.svg");
+            File.WriteAllText(picture, EvalPictures.ConfusionMatrixSvg(result));
+            File.WriteAllText(Path.Combine(dir, "eval.json"), result.ToJson() + "\n");
+        }
         if (o.Json) { Console.WriteLine(result.ToJson()); return 0; }
         Print(result, Console.Out);
-        Console.WriteLine($"confusion matrix: {picture}");
+        Console.WriteLine($"confusion matrix: {picture} (numbers in {Path.Combine(dir!, "eval.json")})");
         return 0;
+    }
+
+    /// <summary>
+    /// Where an evaluation writes confusion_matrix.svg and eval.json: --output when given; else a new folder per
+    /// evaluation, runs/eval/&lt;time&gt;-&lt;model&gt; (never beside the weights, where it replaced the last picture);
+    /// with --json and no --output nothing is written (stdout is the result).
+    /// </summary>
+    internal static string? ResultFolder(EvalOptions o, string model, DateTime now)
+    {
+        if (o.Output != null) return o.Output;
+        if (o.Json) return null;
+        string stem = Path.Combine("runs", "eval", $"{now:yyyyMMdd-HHmmss}-{model}"), dir = stem;
+        for (int k = 2; Directory.Exists(dir); k++) dir = $"{stem}-{k}";
+        return dir;
     }
 
     /// <summary>Evaluates <paramref name="m"/> on DIR/val (or DIR) with the model's eval transform at its training size.</summary>
