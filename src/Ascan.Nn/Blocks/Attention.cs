@@ -96,7 +96,7 @@ public sealed class Attention : Module
     {
         if (x.Rank != 3 || x.Dim(2) != Config.Dim)
             throw new ArgumentException($"Attention {Path}: expected tokens (B, T, {Config.Dim}), got {ShapeUtil.Format(x.Shape)}.");
-        bool fused = InferenceFusion.Applies(this, x, other: context);
+        bool fused = InferenceFusion.Applies(this, x, other: context, other2: residual);
         Tensor o;
         if (Config.ContextDim is int cd)
         {

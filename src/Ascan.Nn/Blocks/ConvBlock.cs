@@ -77,16 +77,15 @@ public sealed class ConvBlock : HybridBlock
             return drop ? x + DropPath.Forward(y) : y;
         }
         bool fused = InferenceFusion.Applies(this, x, other: cond);
-        var h = Bn1 != null ? Bn1.Forward(ConvExp.Forward(x)) : Norm1!.Forward(ConvExp.Forward(x)); // (B, H, W, e·C)
+        var h = Bn1 != null ? ConvExp.Forward(x, Bn1) : Norm1!.Forward(ConvExp.Forward(x));   // (B, H, W, e·C); BN folded in eval
         if (EmbProj != null)
         {
             var e = EmbProj.Forward(Ops.Silu(RequireCond(cond, Config.CondDim!.Value, x)));   // (B, 2·e·C)
             h = Modulate(h, Chunk(e, 2, 0, 4), Chunk(e, 2, 1, 4));
         }
         h = InferenceFusion.Activate(h, Config.Act);
-        var p = ConvProj.Forward(h);                                                       // (B, H, W, C)
+        var n = Bn2 != null ? ConvProj.Forward(h, Bn2) : Norm2!.Forward(ConvProj.Forward(h));  // (B, H, W, C)
         InferenceFusion.Free(fused, h);
-        var n = Bn2 != null ? Bn2.Forward(p) : Norm2!.Forward(p);
         return x + DropPath.Forward(n);
     }
 }

@@ -109,7 +109,7 @@ public sealed class TransformerBlock : HybridBlock
         if ((x.Rank != 3 && x.Rank != 4) || x.Dim(-1) != Config.Dim)
             throw new ArgumentException($"TransformerBlock {Path}: expected tokens (B, T, {Config.Dim}) or a map (B, H, W, {Config.Dim}), got {ShapeUtil.Format(x.Shape)}.");
         var t = x.Rank == 4 ? x.Reshape(x.Dim(0), x.Dim(1) * x.Dim(2), x.Dim(3)) : x;   // (B, T, C)
-        bool fused = InferenceFusion.Applies(this, t, other: cond) && context?.RequiresGrad != true;
+        bool fused = InferenceFusion.Applies(this, t, other: cond, other2: context);
         Tensor? mod = Modulation?.Forward(Ops.Silu(RequireCond(cond, Config.CondDim ?? 0, x)));  // (B, 6·C)
         Tensor? Part(int i) => mod == null ? null : Chunk(mod, 6, i, 3);                          // (B, 1, C)
         bool branch = mod != null || (Training && (DropPathRate > 0 || Dropout?.P > 0));

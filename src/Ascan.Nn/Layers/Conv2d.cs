@@ -54,18 +54,9 @@ public sealed class Conv2d : Module, ILayer
     /// </summary>
     public Tensor Forward(Tensor x, BatchNorm2d? bn, Activation act = Activation.None, Tensor? residual = null, bool residualBeforeAct = false)
     {
-        if (CanFold(x, bn, residual))
-        {
-            if (_folded == null || !ReferenceEquals(_foldedBn, bn))
-            {
-                _folded?.Dispose();
-                (_folded, _foldedBn) = (new FoldedConv2d(this, bn), bn);
-            }
-            return _folded.Forward(x, act, residual, residualBeforeAct);
-        }
+        if (CanFold(x, bn, residual)) return Folded(bn).Forward(x, act, residual, residualBeforeAct);
         var y = Ops.Conv2d(x, Weight, Bias, Config.Stride, Config.Padding, Config.Dilation, Config.Groups);
-        if (bn == null) return InferenceFusion.Epilogue(y, act, residual, residualBeforeAct);
-        if (residual != null && residualBeforeAct) return InferenceFusion.Activate(Ops.Add(bn.Forward(y), residual), act);
+        if (bn == null || (residual != null && residualBeforeAct)) return InferenceFusion.Epilogue(bn?.Forward(y) ?? y, act, residual, residualBeforeAct);
         if (act == Activation.None && residual == null) return bn.Forward(y);
         return bn.ForwardAct(y, act, residual);
     }
@@ -80,13 +71,25 @@ public sealed class Conv2d : Module, ILayer
     {
         if (CanFold(x, bn1, null) && next.CanFold(x, bn2, residual))
         {
-            var h = Forward(x, bn1, act);                         // (B, H', W', O₁)
-            var y = next.Forward(h, bn2, Activation.None, residual);
+            var h = Folded(bn1).Forward(x, act);                  // (B, H', W', O₁)
+            var y = next.Folded(bn2).Forward(h, Activation.None, residual);
             TensorScope.Release(h);
             return y;
         }
         var z = bn1.ForwardActConv1x1(Forward(x), act, next);     // (B, H', W', O₂); act(bn1(·)) never stored
         return residual == null ? bn2.Forward(z) : bn2.ForwardAct(z, Activation.None, residual);
+    }
+
+    /// <summary>This conv packed with <paramref name="bn"/> folded in, built once and rebuilt only for another BatchNorm
+    /// (the packed form itself re-derives when a weight or statistic changes).</summary>
+    private FoldedConv2d Folded(BatchNorm2d? bn)
+    {
+        if (_folded == null || !ReferenceEquals(_foldedBn, bn))
+        {
+            _folded?.Dispose();
+            (_folded, _foldedBn) = (new FoldedConv2d(this, bn), bn);
+        }
+        return _folded;
     }
 
     private bool CanFold(Tensor x, BatchNorm2d? bn, Tensor? residual) =>

@@ -52,14 +52,14 @@ public static class InferenceFusion
     }
 
     /// <summary>Whether <paramref name="m"/> (and <paramref name="also"/>, a module it fuses with, e.g. the BatchNorm
-    /// after a conv) may run fused on <paramref name="x"/> (and <paramref name="other"/>, a second input such as a
-    /// residual or a layer scale).</summary>
-    public static bool Applies(Module m, Tensor x, Module? also = null, Tensor? other = null)
+    /// after a conv) may run fused on <paramref name="x"/> and its other inputs (<paramref name="other"/>,
+    /// <paramref name="other2"/>: a residual, a layer scale, a condition, a context).</summary>
+    public static bool Applies(Module m, Tensor x, Module? also = null, Tensor? other = null, Tensor? other2 = null)
     {
         if (m.Training || !m.FusedInference || x.DType != DType.F32 || !Ops.PackedKernelsSupported) return false;
         if (also != null && (also.Training || !also.FusedInference)) return false;
         if (!Autograd.IsEnabled) return true;
-        if (x.RequiresGrad || other?.RequiresGrad == true || m.Parameters().Any(p => p.RequiresGrad)) return false;
+        if (x.RequiresGrad || other?.RequiresGrad == true || other2?.RequiresGrad == true || m.Parameters().Any(p => p.RequiresGrad)) return false;
         return also == null || !also.Parameters().Any(p => p.RequiresGrad);
     }
 

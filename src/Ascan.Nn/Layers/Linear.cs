@@ -66,7 +66,7 @@ public sealed class Linear : Module, ILayer
     {
         if (scale.Numel != Config.OutFeatures)
             throw new ArgumentException($"Linear {Path}: the output scale has {scale.Numel} values for {Config.OutFeatures} outputs.");
-        if (InferenceFusion.Applies(this, x, other: scale) && residual?.RequiresGrad != true)
+        if (InferenceFusion.Applies(this, x, other: scale, other2: residual))
         {
             _scale = scale;
             return (_packedScaled ??= new PackedLinear(() => Weight, () => Bias, () => _scale!)).Forward(x, residual: residual);
