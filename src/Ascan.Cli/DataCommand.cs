@@ -35,8 +35,8 @@ internal static class DataCommand
         .Add(SharedFlags.Output, o => o.Output, (o, v) => o with { Output = v }, required: true)
         .Add(new FlagName("--classes", $"Number of classes (shape kinds), 1–{ShapesGenerator.MaxClasses}."), o => o.Classes, (o, v) => o with { Classes = v },
             check: v => v >= 1 && v <= ShapesGenerator.MaxClasses ? null : $"must be in 1–{ShapesGenerator.MaxClasses}")
-        .Add(new FlagName("--train", "Training images."), o => o.Train, (o, v) => o with { Train = v }, check: SharedFlags.AtLeast(0))
-        .Add(new FlagName("--val", "Validation images."), o => o.Val, (o, v) => o with { Val = v }, check: SharedFlags.AtLeast(0))
+        .Add(SharedFlags.TrainImages, o => o.Train, (o, v) => o with { Train = v }, check: SharedFlags.AtLeast(0))
+        .Add(SharedFlags.ValImages, o => o.Val, (o, v) => o with { Val = v }, check: SharedFlags.AtLeast(0))
         .Add(SharedFlags.ImageSize.WithHelp("Image side in pixels.") with { Deprecated = ["--size"] }, o => o.ImageSize, (o, v) => o with { ImageSize = v },
             check: SharedFlags.AtLeast(16))
         .Add(SharedFlags.Seed.WithHelp("Generator seed (same seed → same files)."), o => o.Seed, (o, v) => o with { Seed = v })
@@ -52,18 +52,7 @@ internal static class DataCommand
         var flags = ShapesFlags();
         flags.AddTo(cmd);
         run ??= WriteShapes;
-        cmd.SetAction(r =>
-        {
-            try
-            {
-                return run(flags.Bind(r, flags.Defaults));
-            }
-            catch (ArgumentException e)
-            {
-                r.InvocationConfiguration.Error.WriteLine($"error: {e.Message}");
-                return 2;
-            }
-        });
+        cmd.SetAction(r => run(flags.Bind(r, flags.Defaults)));
         return cmd;
     }
 
@@ -97,24 +86,16 @@ internal static class DataCommand
         cmd.SetAction(r =>
         {
             string root = r.GetValue(dir)!;
-            try
+            var splits = new[] { "train", "val" }.Select(s => (s, ImageFolderDataset.ResolveSplit(root, s))).Where(p => p.Item2 != root).ToList();
+            if (splits.Count == 0) splits.Add((".", root));
+            foreach (var (name, path) in splits)
             {
-                var splits = new[] { "train", "val" }.Select(s => (s, ImageFolderDataset.ResolveSplit(root, s))).Where(p => p.Item2 != root).ToList();
-                if (splits.Count == 0) splits.Add((".", root));
-                foreach (var (name, path) in splits)
-                {
-                    var ds = new ImageFolderDataset(path);
-                    var counts = ds.ClassCounts();
-                    Console.WriteLine($"{name}: {ds.Count} images in {ds.ClassNames.Count} classes ({path})");
-                    for (int c = 0; c < counts.Length; c++) Console.WriteLine($"  {c,4}  {ds.ClassNames[c],-24} {counts[c],8}");
-                }
-                return 0;
+                var ds = new ImageFolderDataset(path);
+                var counts = ds.ClassCounts();
+                Console.WriteLine($"{name}: {ds.Count} images in {ds.ClassNames.Count} classes ({path})");
+                for (int c = 0; c < counts.Length; c++) Console.WriteLine($"  {c,4}  {ds.ClassNames[c],-24} {counts[c],8}");
             }
-            catch (Exception e) when (e is IOException or InvalidDataException)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 2;
-            }
+            return 0;
         });
         return cmd;
     }

@@ -57,10 +57,10 @@ internal static class DemoCommand
     };
 
     internal static ConfigBinder<DemoOptions> Flags() => new ConfigBinder<DemoOptions>(new DemoOptions())
-        .Add(new FlagName("--dir", "Work folder: the generated data (DIR/data) and the run's output (checkpoints, pictures)."), o => o.Dir, (o, v) => o with { Dir = v })
+        .Add(SharedFlags.Output.WithHelp("Work folder: the generated data (OUT/data) and the run's output (checkpoints, pictures).") with { Deprecated = ["--dir"] }, o => o.Dir, (o, v) => o with { Dir = v })
         .Add(new FlagName("--epochs", "Training epochs."), o => o.Epochs, (o, v) => o with { Epochs = v }, check: SharedFlags.AtLeast(1))
-        .Add(new FlagName("--train-images", "Generated training images."), o => o.TrainImages, (o, v) => o with { TrainImages = v }, check: SharedFlags.AtLeast(1))
-        .Add(new FlagName("--val-images", "Generated validation images."), o => o.ValImages, (o, v) => o with { ValImages = v }, check: SharedFlags.AtLeast(1))
+        .Add(SharedFlags.TrainImages with { Deprecated = null }, o => o.TrainImages, (o, v) => o with { TrainImages = v }, check: SharedFlags.AtLeast(1))
+        .Add(SharedFlags.ValImages with { Deprecated = null }, o => o.ValImages, (o, v) => o with { ValImages = v }, check: SharedFlags.AtLeast(1))
         .Add(SharedFlags.Seed.WithHelp("Seed of the data and of training."), o => o.Seed, (o, v) => o with { Seed = v })
         .Add(SharedFlags.Workers, o => o.Workers, (o, v) => o with { Workers = v }, check: SharedFlags.AtLeast(0));
 
@@ -72,18 +72,7 @@ internal static class DemoCommand
         var flags = Flags();
         flags.AddTo(cmd);
         run ??= o => Run(o.Dir, o.Epochs, o.TrainImages, o.ValImages, o.Seed, o.Workers);
-        cmd.SetAction(r =>
-        {
-            try
-            {
-                return run(flags.Bind(r, flags.Defaults));
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
-            {
-                r.InvocationConfiguration.Error.WriteLine($"demo: {e.Message}");
-                return 2;
-            }
-        });
+        cmd.SetAction(r => run(flags.Bind(r, flags.Defaults)));
         return cmd;
     }
 
@@ -127,7 +116,7 @@ internal static class DemoCommand
         string grid = Path.Combine(dir, "predictions.svg");
         File.WriteAllText(grid, PredictionGrid(eval, new ImageFolderDataset(ImageFolderDataset.ResolveSplit(dataDir, "val"), loaded.ClassNames)));
         Console.WriteLine($"[4/4] pictures: {Path.Combine(dir, "curves.svg")}, {confusion}, {grid}");
-        Console.WriteLine(string.Create(inv, $"demo finished in {clock.Elapsed.TotalMinutes:F1} min ({result!.History.Sum(h => h.Seconds) / 60:F1} min training)"));
+        Console.WriteLine($"demo finished in {ProgressBar.FormatDuration(clock.Elapsed)} ({ProgressBar.FormatDuration(TimeSpan.FromSeconds(result!.History.Sum(h => h.Seconds)))} training)");
         Console.WriteLine(string.Create(inv, $"top1: {eval.Top1:F2}"));
         return 0;
     }

@@ -84,9 +84,10 @@ internal static class ModelCommands
     private static int RunInfo(string name, int? imageSize, bool json)
     {
         var entry = ModelRegistry.Get(name);
-        var m = ModelRegistry.CreateClassifier(name);
-        m.Eval();
         int size = ImageSize.Resolve(imageSize, checkpoint: null, entry.Config.InputSize);
+        // Built for the size asked (ViT's position embeddings depend on it), as bench builds it.
+        var m = ModelRegistry.CreateClassifier(name, new ModelOptions { ImageSize = imageSize });
+        m.Eval();
         List<int[]> stageShapes;
         long macs;
         using (Autograd.NoGrad())

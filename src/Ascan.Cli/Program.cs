@@ -1,14 +1,4 @@
-// The `ascan` command line: one verb per capability, each with --help.
-using System.CommandLine;
+// The `ascan` command line: one verb per capability, each with --help (CliRunner holds the rules they share).
 using Ascan.Cli;
 
-var root = new RootCommand("Ascan: AsCAN (asymmetric convolution-attention networks) in C#.");
-root.Subcommands.Add(ModelCommands.Info());
-root.Subcommands.Add(ModelCommands.Infer());
-root.Subcommands.Add(BenchCommand.Create());
-root.Subcommands.Add(DataCommand.Create());
-root.Subcommands.Add(TrainCommand.Create());
-root.Subcommands.Add(EvalCommand.Create());
-root.Subcommands.Add(PredictCommand.Create());
-root.Subcommands.Add(DemoCommand.Create());
-return root.Parse(args).Invoke();
+return CliRunner.Run(CliRunner.Root(), args);

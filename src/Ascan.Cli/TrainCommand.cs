@@ -22,8 +22,13 @@ internal static class TrainCommand
         .Add(new FlagName("--lr", "Peak learning rate (after warmup)."), c => c.Lr, (c, v) => c with { Lr = v })
         .Add(new FlagName("--weight-decay", "Weight decay (not applied to norms and biases)."), c => c.WeightDecay, (c, v) => c with { WeightDecay = v })
         .Add(new FlagName("--warmup-epochs", "Linear warmup length in epochs (fractions allowed)."), c => c.WarmupEpochs, (c, v) => c with { WarmupEpochs = v })
+        .Add(new FlagName("--warmup-lr", "Learning rate at the first warmup update."), c => c.WarmupLr, (c, v) => c with { WarmupLr = v })
         .Add(new FlagName("--min-lr", "Floor of the cosine decay."), c => c.MinLr, (c, v) => c with { MinLr = v })
-        .Add(SharedFlags.ImageSize.WithHelp("Training crop size (default: the model's input size)."), c => c.ImageSize, (c, v) => c with { ImageSize = v })
+        .Add(new FlagName("--momentum", "SGD momentum (Nesterov); AdamW uses betas (0.9, 0.999)."), c => c.Momentum, (c, v) => c with { Momentum = v })
+        .Add(SharedFlags.ImageSize.WithHelp("Training crop size (default: the data's image size when smaller than the model's input size, else the model's)."),
+            c => c.ImageSize, (c, v) => c with { ImageSize = v })
+        .Add(new FlagName("--scale-min", "Smallest crop area fraction of RandomResizedCrop (timm --scale's lower bound)."), c => c.ScaleMin, (c, v) => c with { ScaleMin = v })
+        .Add(new FlagName("--hflip", "Horizontal flip probability."), c => c.Hflip, (c, v) => c with { Hflip = v })
         .Add(new FlagName("--smoothing", "Label smoothing."), c => c.Smoothing, (c, v) => c with { Smoothing = v })
         .Add(new FlagName("--mixup", "Mixup alpha (0 = off)."), c => c.Mixup, (c, v) => c with { Mixup = v })
         .Add(new FlagName("--cutmix", "CutMix alpha (0 = off)."), c => c.Cutmix, (c, v) => c with { Cutmix = v })
@@ -56,19 +61,9 @@ internal static class TrainCommand
         flags.AddTo(cmd);
         run ??= c => Run(c, Console.Out, out _);
 
-        cmd.SetAction(r =>
-        {
-            try
-            {
-                var c = Resolve(r, flags, r.GetValue(config), r.GetValue(resume));
-                return run(PlaceRun(c, outputGiven: flags.IsGiven("output", r), r.GetValue(overwrite)));
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
-            {
-                r.InvocationConfiguration.Error.WriteLine($"train: {e.Message}");
-                return 2;
-            }
-        });
+        // A failure escapes to CliRunner, which reports it in one line with the exit code for its kind.
+        cmd.SetAction(r => run(PlaceRun(Resolve(r, flags, r.GetValue(config), r.GetValue(resume)),
+            outputGiven: flags.IsGiven("output", r), r.GetValue(overwrite))));
         return cmd;
     }
 
@@ -81,7 +76,10 @@ internal static class TrainCommand
         var c = configPath != null ? TrainConfig.Load(configPath)
             : resumePath != null ? Checkpoint.ReadConfig(resumePath)
             : flags.Defaults;
+        var stored = c;
         c = flags.Bind(r, c) with { Resume = resumePath };
+        if (resumePath != null && c.Model != stored.Model)
+            throw new ArgumentException($"--model {c.Model}: the checkpoint {resumePath} is a run of {stored.Model}; a run resumes with its own model (drop --model, or start a new run).");
         return c.FirstProblem() is { } p ? throw new ArgumentException($"{flags.NameOf(p.Setting, r)} {p.Problem}") : c;
     }
 
@@ -115,7 +113,14 @@ internal static class TrainCommand
     {
         result = null;
         var entry = ModelRegistry.Get(c.Model);
-        var (train, val) = TrainData.FromFolder(c, entry.Config, Console.Error);
+        var (trainSet, valSet) = TrainData.OpenFolder(c.Data, Console.Error);
+        if (c.ImageSize == null && TrainData.SizeFromData(trainSet, entry.Config.InputSize) is { } fromData)
+        {
+            Console.Error.WriteLine($"train: --image-size {fromData} from the data (its images are about {fromData} px; {c.Model}'s input size is {entry.Config.InputSize}; set --image-size to choose)");
+            c = c with { ImageSize = fromData };
+        }
+        var train = TrainData.Loader(c, entry.Config, trainSet, training: true, Console.Error);
+        var val = valSet == null ? null : TrainData.Loader(c, entry.Config, valSet, training: false, Console.Error);
         int classes = train.ClassNames.Count;
         var trainer = new Trainer(c, () => ModelRegistry.CreateClassifier(c.Model, new ModelOptions
         {
@@ -151,8 +156,9 @@ internal static class TrainCommand
         if (!result.Completed) return 130;
         if (train.SkippedFiles > 0 || val?.SkippedFiles > 0)
             stdout.WriteLine($"skipped unreadable images: {train.SkippedFiles} train, {val?.SkippedFiles ?? 0} val (reported above by path)");
-        string metric = c.Ema ? "EMA top-1" : val != null ? "val top-1" : "-train loss";
-        stdout.WriteLine(FormattableString.Invariant($"done: best {metric} {result.BestMetric:F4} at epoch {result.BestEpoch}; checkpoints in {c.Output} ({Trainer.LastFile}, {Trainer.BestFile})"));
+        // Without validation, checkpoints rank by the negated training loss; it is shown as the loss.
+        var (metric, value) = val == null ? ("train loss", -result.BestMetric) : c.Ema ? ("EMA top-1", result.BestMetric) : ("val top-1", result.BestMetric);
+        stdout.WriteLine(FormattableString.Invariant($"done: best {metric} {value:F4} at epoch {result.BestEpoch}; checkpoints in {c.Output} ({Trainer.LastFile}, {Trainer.BestFile})"));
         return 0;
     }
 }

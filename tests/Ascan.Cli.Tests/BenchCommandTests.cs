@@ -14,7 +14,7 @@ public class BenchCommandTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = BenchCommand.Create().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        int code = CliRunner.Run(BenchCommand.Create(), args, output, error);
         return (code, output.ToString(), error.ToString());
     }
 

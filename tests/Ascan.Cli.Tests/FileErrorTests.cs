@@ -13,7 +13,7 @@ public class FileErrorTests : IDisposable
     private static (int Code, string Err) Invoke(Command cmd, params string[] args)
     {
         var err = new StringWriter();
-        int code = cmd.Parse(args).Invoke(new InvocationConfiguration { Output = new StringWriter(), Error = err });
+        int code = CliRunner.Run(cmd, args, new StringWriter(), err);
         return (code, err.ToString());
     }
 

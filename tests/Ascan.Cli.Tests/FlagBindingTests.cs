@@ -22,7 +22,7 @@ public class FlagBindingTests
     private static (int Code, string Err) Invoke(Command cmd, params string[] args)
     {
         var err = new StringWriter();
-        int code = cmd.Parse(args).Invoke(new InvocationConfiguration { Output = new StringWriter(), Error = err });
+        int code = CliRunner.Run(cmd, args, new StringWriter(), err);
         return (code, err.ToString());
     }
 
@@ -74,7 +74,11 @@ public class FlagBindingTests
         new(["--weight-decay", "0.01"], c => c.WeightDecay, 0.01),
         new(["--warmup-epochs", "2.5"], c => c.WarmupEpochs, 2.5),
         new(["--min-lr", "1e-5"], c => c.MinLr, 1e-5),
+        new(["--warmup-lr", "1e-5"], c => c.WarmupLr, 1e-5),
+        new(["--momentum", "0.8"], c => c.Momentum, 0.8),
         new(["--image-size", "96"], c => c.ImageSize, 96),
+        new(["--scale-min", "0.5"], c => c.ScaleMin, 0.5),
+        new(["--hflip", "0"], c => c.Hflip, 0.0),
         new(["--smoothing", "0.2"], c => c.Smoothing, 0.2),
         new(["--mixup", "0.8"], c => c.Mixup, 0.8),
         new(["--cutmix", "1.5"], c => c.Cutmix, 1.5),
@@ -237,8 +241,10 @@ public class FlagBindingTests
         new(["-o", "d2"], o => o.Output, "d2", Alone: true),
         new(["--out", "d2"], o => o.Output, "d2", Alone: true), // deprecated name
         new(["--classes", "5"], o => o.Classes, 5),
-        new(["--train", "10"], o => o.Train, 10),
-        new(["--val", "3"], o => o.Val, 3),
+        new(["--train-images", "10"], o => o.Train, 10),
+        new(["--val-images", "3"], o => o.Val, 3),
+        new(["--train", "10"], o => o.Train, 10), // deprecated name
+        new(["--val", "3"], o => o.Val, 3), // deprecated name
         new(["--image-size", "32"], o => o.ImageSize, 32),
         new(["--size", "32"], o => o.ImageSize, 32), // deprecated name
         new(["--seed", "9"], o => o.Seed, 9UL),
@@ -262,7 +268,7 @@ public class FlagBindingTests
         Assert.Contains("--out is deprecated; use --output", err);
         (code, err) = Invoke(DataCommand.Shapes(_ => 0), "--train", "1");
         Assert.NotEqual(0, code);
-        Assert.Contains("'--output' is required", err);
+        Assert.Contains("--output is required", err);
     }
 
     // ---- bench --model, conv, gemm, kernels
@@ -318,7 +324,9 @@ public class FlagBindingTests
     // ---- demo
     private static readonly Row<DemoOptions>[] DemoTable =
     [
-        new(["--dir", "w"], o => o.Dir, "w"),
+        new(["--output", "w"], o => o.Dir, "w"),
+        new(["-o", "w"], o => o.Dir, "w"),
+        new(["--dir", "w"], o => o.Dir, "w"), // deprecated name
         new(["--epochs", "2"], o => o.Epochs, 2),
         new(["--train-images", "50"], o => o.TrainImages, 50),
         new(["--val-images", "20"], o => o.ValImages, 20),

@@ -8,7 +8,7 @@ public class InfoListTests
     private static (int Code, string Out, string Err) Info(params string[] args)
     {
         var output = new StringWriter(); var error = new StringWriter();
-        int code = ModelCommands.Info().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        int code = CliRunner.Run(ModelCommands.Info(), args, output, error);
         return (code, output.ToString(), error.ToString());
     }
 

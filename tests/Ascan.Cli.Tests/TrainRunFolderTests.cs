@@ -15,8 +15,7 @@ public class TrainRunFolderTests : IDisposable
     {
         TrainConfig? got = null;
         var err = new StringWriter();
-        int code = TrainCommand.Create(c => { got = c; return 0; }).Parse(args)
-            .Invoke(new InvocationConfiguration { Output = new StringWriter(), Error = err });
+        int code = CliRunner.Run(TrainCommand.Create(c => { got = c; return 0; }), args, new StringWriter(), err);
         return (code, err.ToString(), got);
     }
 

@@ -10,6 +10,9 @@ internal static class SharedFlags
     public static readonly FlagName Workers = new("--workers", "Data-loading threads.", ["-j"]);
     /// <summary>Where a verb writes: a folder (train, eval, data shapes) or a file (infer). `--out` was eval's and data shapes' name.</summary>
     public static readonly FlagName Output = new("--output", "Output folder.", ["-o"], Deprecated: ["--out"]);
+    /// <summary>Generated images of each split (data shapes, demo); `--train`/`--val` were data shapes' names.</summary>
+    public static readonly FlagName TrainImages = new("--train-images", "Generated training images.", Deprecated: ["--train"]);
+    public static readonly FlagName ValImages = new("--val-images", "Generated validation images.", Deprecated: ["--val"]);
     public static readonly FlagName Seed = new("--seed", "Random seed.");
     public static readonly FlagName UseEma = new("--use-ema", "Use the checkpoint's EMA weights.");
     public static readonly FlagName NumClasses = new("--num-classes", "Classifier classes (default: the model's).");

@@ -63,6 +63,15 @@ public sealed class ProgressBar(TextWriter writer, bool isTerminal, int interval
             $"{s.ImagesPerSecond:F0} img/s lr {s.Lr:0.00e+0} ETA {FormatSpan(s.Eta)}");
     }
 
+    /// <summary>A duration as people say it: "8.4 s", "2.3 min", "1 h 05 min" (never "0.0 min").</summary>
+    public static string FormatDuration(TimeSpan t)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        return t.TotalSeconds < 60 ? string.Create(inv, $"{t.TotalSeconds:F1} s")
+            : t.TotalHours < 1 ? string.Create(inv, $"{t.TotalMinutes:F1} min")
+            : string.Create(inv, $"{(int)t.TotalHours} h {t.Minutes:00} min");
+    }
+
     public static string FormatSpan(TimeSpan t) =>
         t.TotalHours >= 1 ? $"{(int)t.TotalHours}:{t.Minutes:00}:{t.Seconds:00}" : $"{t.Minutes:00}:{t.Seconds:00}";
 }

@@ -36,13 +36,60 @@ public static class TrainData
     /// </summary>
     public static (DataLoader Train, DataLoader? Val) FromFolder(TrainConfig c, DataConfig model, TextWriter? log = null)
     {
-        if (string.IsNullOrEmpty(c.Data)) throw new ArgumentException("No dataset given: pass --data DIR (an ImageFolder root with train/ and val/).");
-        if (!Directory.Exists(c.Data)) throw new DirectoryNotFoundException($"Dataset folder '{c.Data}' does not exist.");
-        string trainDir = ImageFolderDataset.ResolveSplit(c.Data, "train");
-        string valDir = ImageFolderDataset.ResolveSplit(c.Data, "val");
-        var trainSet = new ImageFolderDataset(trainDir);
-        var valSet = valDir != trainDir && Directory.Exists(valDir) ? new ImageFolderDataset(valDir, trainSet.ClassNames) : null;
+        var (trainSet, valSet) = OpenFolder(c.Data, log);
         return (Loader(c, model, trainSet, training: true, log), valSet == null ? null : Loader(c, model, valSet, training: false, log));
+    }
+
+    /// <summary>
+    /// The splits of an ImageFolder root, checked before any work: DIR/train (or DIR itself when it has neither
+    /// train/ nor val/) with at least two classes, and DIR/val (or validation/) when there is one, with the train
+    /// split's classes. What is wrong is one <see cref="ArgumentException"/> naming --data and the folder.
+    /// </summary>
+    public static (ImageFolderDataset Train, ImageFolderDataset? Val) OpenFolder(string data, TextWriter? log = null)
+    {
+        if (string.IsNullOrEmpty(data)) throw new ArgumentException("No dataset given: pass --data DIR (an ImageFolder root with train/ and val/).");
+        if (!Directory.Exists(data)) throw new DirectoryNotFoundException($"--data: dataset folder '{data}' does not exist.");
+        string trainDir = ImageFolderDataset.ResolveSplit(data, "train");
+        string valDir = ImageFolderDataset.ResolveSplit(data, "val");
+        bool hasVal = valDir != data;
+        if (trainDir == data && hasVal)
+            throw new ArgumentException($"--data {data} has {Path.GetFileName(valDir)}/ but no train/ folder (expected DIR/train/<class>/… and DIR/val/<class>/…).");
+        try
+        {
+            var trainSet = new ImageFolderDataset(trainDir);
+            if (trainSet.ClassNames.Count < 2)
+                throw new ArgumentException($"--data: '{trainDir}' has {trainSet.ClassNames.Count} class folder ({string.Join(", ", trainSet.ClassNames)}); a classifier needs at least 2.");
+            if (!hasVal) log?.WriteLine($"train: no val/ split in {data}: no validation, checkpoints are ranked by training loss");
+            return (trainSet, hasVal ? new ImageFolderDataset(valDir, trainSet.ClassNames) : null);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ArgumentException($"--data: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// The training size the data suggests when the user set none: the median short side of up to
+    /// <paramref name="samples"/> images spread over the set, rounded down to a multiple of 8, when that is smaller
+    /// than the model's input size (64 px shapes train at 64, not 224); null when the model's size fits the data (or
+    /// no image could be read).
+    /// </summary>
+    public static int? SizeFromData(IImageDataset set, int modelSize, int samples = 16)
+    {
+        var sides = new List<int>();
+        for (int k = 0; k < Math.Min(samples, set.Count); k++)
+        {
+            try
+            {
+                var img = set.Load((int)((long)k * set.Count / Math.Min(samples, set.Count)));
+                sides.Add(Math.Min(img.Width, img.Height));
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or Ascan.Data.Imaging.ImageDecodeException) { } // reported when training reads it
+        }
+        if (sides.Count == 0) return null;
+        sides.Sort();
+        int side = Math.Max(32, sides[sides.Count / 2] / 8 * 8);
+        return side < modelSize ? side : null;
     }
 
     /// <summary>A loader over any image dataset (the demo feeds generated shapes through the same path).</summary>
