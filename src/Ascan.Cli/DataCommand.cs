@@ -58,6 +58,7 @@ internal static class DataCommand
 
     private static int WriteShapes(ShapesOptions o)
     {
+        if (File.Exists(o.Output)) throw new ArgumentException($"--output {o.Output} is a file; data shapes writes a dataset folder there.");
         var config = new ShapesConfig
         {
             Classes = o.Classes,

@@ -40,11 +40,11 @@ internal static class PredictCommand
     /// <param name="run">What runs with the parsed options (default: the prediction; tests pass their own).</param>
     public static Command Create(Func<PredictOptions, int>? run = null)
     {
-        var cmd = new Command("predict", "Classify image files (JPEG/PNG): top-k class names with probabilities. Class names come from the " +
-            "checkpoint or the class_map.txt beside the weights.");
+        var cmd = new Command("predict", "Classify images (JPEG/PNG files, or folders of them): top-k class names with probabilities. Class names " +
+            "come from the checkpoint or the class_map.txt beside the weights. A file that cannot be read is reported and skipped.");
         var flags = Flags();
         flags.AddTo(cmd);
-        var images = new Argument<string[]>("IMAGE") { Description = "Image files.", Arity = ArgumentArity.OneOrMore };
+        var images = new Argument<string[]>("IMAGE") { Description = "Image files or folders (searched recursively)", Arity = ArgumentArity.OneOrMore };
         // An unknown flag would otherwise be taken for an image name (IMAGE takes any token); ./-x.png names such a file.
         images.Validators.Add(res =>
         {
@@ -52,48 +52,64 @@ internal static class PredictCommand
         });
         cmd.Arguments.Add(images);
         run ??= Run;
-        cmd.SetAction(r =>
-        {
-            try
-            {
-                return run(flags.Bind(r, flags.Defaults) with { Images = r.GetValue(images)! });
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or ImageDecodeException or UnauthorizedAccessException)
-            {
-                r.InvocationConfiguration.Error.WriteLine($"predict: {e.Message}");
-                return 2;
-            }
-        });
+        cmd.SetAction(r => run(flags.Bind(r, flags.Defaults) with { Images = r.GetValue(images)! }));
         return cmd;
     }
 
     private static int Run(PredictOptions o)
     {
         var m = ModelLoader.Load(o.Model, o.Weights, o.UseEma, o.ImageSize);
-        var results = Predict(m, o.Images, o.TopK);
+        var files = ExpandImages(o.Images);
+        var results = Predict(m, files, o.TopK, Console.Error);
         if (o.Json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(results.Select(p => new
+            Console.WriteLine(JsonSerializer.Serialize(results.Select(p => p.Error != null ? (object)new { image = p.Image, error = p.Error } : new
             {
                 image = p.Image,
                 top = p.Top.Select(t => new { @class = m.ClassNames[t.Index], index = t.Index, prob = Math.Round(t.Prob, 6) }),
             })));
-            return 0;
         }
-        int w = m.ClassNames.Max(n => n.Length);
-        foreach (var p in results)
+        else
         {
-            Console.WriteLine(p.Image);
-            foreach (var (i, prob) in p.Top)
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {m.ClassNames[i].PadRight(w)}  {EvalPictures.Percent(prob, 2),7}"));
+            int w = m.ClassNames.Max(n => n.Length);
+            foreach (var p in results.Where(p => p.Error == null))
+            {
+                Console.WriteLine(p.Image);
+                foreach (var (i, prob) in p.Top)
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {m.ClassNames[i].PadRight(w)}  {EvalPictures.Percent(prob, 2),7}"));
+            }
         }
-        return 0;
+        int failed = results.Count(p => p.Error != null);
+        if (failed > 0) Console.Error.WriteLine($"predict: {failed} of {results.Count} files could not be read (listed above)");
+        return failed == results.Count ? CliRunner.RuntimeError : 0;
     }
 
-    internal sealed record Prediction(string Image, IReadOnlyList<(int Index, double Prob)> Top);
+    /// <summary>
+    /// The files to classify: each IMAGE as given, a folder replaced by the JPEG/PNG files under it (sorted). A path
+    /// that is neither is kept, so its error is reported in order with the rest.
+    /// </summary>
+    internal static List<string> ExpandImages(IEnumerable<string> args)
+    {
+        var files = new List<string>();
+        foreach (var a in args)
+        {
+            if (!Directory.Exists(a)) { files.Add(a); continue; }
+            var found = Directory.EnumerateFiles(a, "*", SearchOption.AllDirectories).Where(ImageIO.HasImageExtension).Order(StringComparer.Ordinal).ToList();
+            if (found.Count == 0) throw new ArgumentException($"IMAGE '{a}' is a folder with no .jpg/.jpeg/.png files in it.");
+            files.AddRange(found);
+        }
+        return files;
+    }
 
-    /// <summary>Each image through the eval transform (resize, centre crop, normalise) and the model, one at a time.</summary>
-    internal static List<Prediction> Predict(LoadedClassifier m, IEnumerable<string> paths, int k)
+    /// <summary>A file's top-k classes, or why it could not be read (Error set, Top empty).</summary>
+    internal sealed record Prediction(string Image, IReadOnlyList<(int Index, double Prob)> Top, string? Error = null);
+
+    /// <summary>
+    /// Each image through the eval transform (resize, centre crop, normalise) and the model, one at a time. A file
+    /// that cannot be read (missing, not an image, a format other than JPEG/PNG) is reported on <paramref name="log"/>
+    /// and returned with its error; the others go on.
+    /// </summary>
+    internal static List<Prediction> Predict(LoadedClassifier m, IEnumerable<string> paths, int k, TextWriter? log = null)
     {
         var transform = new EvalTransform(TrainData.EvalTransform(m.Data, m.ImageSize));
         int s = transform.Size;
@@ -101,7 +117,17 @@ internal static class PredictCommand
         using var noGrad = Autograd.NoGrad();
         foreach (var path in paths)
         {
-            var image = ImageIO.Load(path);
+            Image image;
+            try
+            {
+                image = ImageIO.Load(path);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or ImageDecodeException or UnauthorizedAccessException)
+            {
+                log?.WriteLine($"predict: skipped {path}: {e.Message}");
+                results.Add(new Prediction(path, [], e.Message));
+                continue;
+            }
             var x = new float[3 * s * s];
             transform.Apply(image, new Rng(0), x);
             using var scope = TensorScope.Begin();

@@ -49,6 +49,9 @@ internal static class ConvBench
 
     public static int Run(string model, int batch, int? imageSize, int? threads, TextWriter output)
     {
+        var presets = Ascan.Models.AscanZoo.Entries.Select(e => e.Name).ToList();
+        if (!presets.Contains(model))
+            throw new ArgumentException($"--model {model}: bench conv times the convolutions of an AsCAN preset ({string.Join(", ", presets)}); use bench --model {model} for the whole model.");
         var config = AscanConfig.Preset(model);
         int size = ImageSize.Resolve(imageSize, checkpoint: null, config.ImageSize);
         int old = KernelPool.Threads;

@@ -23,6 +23,11 @@ public sealed partial class SafetensorsFile
 
         string fullPath = System.IO.Path.GetFullPath(path);
         string directory = System.IO.Path.GetDirectoryName(fullPath)!;
+        // Checked here so the error names the file asked for, not the temporary file beside it.
+        if (!Directory.Exists(directory))
+            throw new DirectoryNotFoundException($"Cannot write '{path}': the folder '{directory}' does not exist.");
+        if (Directory.Exists(fullPath))
+            throw new IOException($"Cannot write '{path}': it is a folder (give a file name, e.g. {System.IO.Path.Combine(path, "output.safetensors")}).");
         string temp = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
         try
         {

@@ -12,6 +12,9 @@ public static class ImageIO
     /// <summary>Reads a whole file; IO failures become <see cref="ImageDecodeException"/> naming the path.</summary>
     public static byte[] ReadFile(string path)
     {
+        // A folder would read as "access denied" and a missing file as a path error: say what it is.
+        if (Directory.Exists(path)) throw new ImageDecodeException(path, "is a folder, not an image file.");
+        if (!File.Exists(path)) throw new ImageDecodeException(path, "does not exist.", new FileNotFoundException(null, path));
         try { return File.ReadAllBytes(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
