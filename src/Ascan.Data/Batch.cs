@@ -17,8 +17,19 @@ public sealed record Batch(Tensor Images, int[] Labels, Tensor? SoftTargets = nu
     /// <summary>A batch of images alone (the other targets set with init, as the task needs).</summary>
     public Batch(Tensor images) : this(images, []) { }
 
-    /// <summary>Per-pixel class indices (B, H, W) row-major at the images' H and W; <see cref="IgnoreIndex"/> where unlabelled.</summary>
+    /// <summary>
+    /// Per-pixel class indices (B, MaskHeight, MaskWidth) row-major; <see cref="IgnoreIndex"/> where unlabelled. Training
+    /// masks are at the images' H and W; evaluation keeps them at the original size (mmseg scores there).
+    /// </summary>
     public int[]? Masks { get; init; }
+
+    private readonly int _maskHeight, _maskWidth;
+
+    /// <summary>The masks' H: the images' H unless set (evaluation batches set the original size).</summary>
+    public int MaskHeight { get => _maskHeight > 0 ? _maskHeight : Images.Dim(2); init => _maskHeight = value; }
+
+    /// <summary>The masks' W: the images' W unless set.</summary>
+    public int MaskWidth { get => _maskWidth > 0 ? _maskWidth : Images.Dim(3); init => _maskWidth = value; }
 
     /// <summary>One class id per image (B), the condition of class-conditional generation.</summary>
     public int[]? ClassIds { get; init; }

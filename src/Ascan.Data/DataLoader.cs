@@ -39,17 +39,17 @@ public sealed record LoaderOptions
 /// batch b's mixup from (seed, e, b), so batches are identical whatever the thread timing and whichever batch an
 /// epoch starts at. Unreadable images are reported once by path and left out of their batch.
 /// </summary>
-public sealed class DataLoader : IBatchSource
+public sealed partial class DataLoader : IBatchSource
 {
     private readonly IImageDataset _dataset;
-    private readonly ImageTransform _transform;
+    private readonly ImageTransform? _transform;     // null for segmentation (see DataLoader.Segmentation.cs)
     private readonly Mixup? _mixup;
     private readonly ConcurrentDictionary<int, bool> _skipped = new();
     private readonly object _logLock = new();
 
     public LoaderOptions Options { get; }
     public IImageDataset Dataset => _dataset;
-    public ImageTransform Transform => _transform;
+    public ImageTransform Transform => _transform ?? throw new InvalidOperationException("A segmentation loader has no image transform (see SegTrain / SegEval).");
 
     public DataLoader(IImageDataset dataset, ImageTransform transform, LoaderOptions options)
     {
@@ -72,7 +72,8 @@ public sealed class DataLoader : IBatchSource
     public IReadOnlyList<string> ClassNames => _dataset.ClassNames;
     public int SampleCount => _dataset.Count;
     public int BatchSize => Options.BatchSize;
-    public int ImageSize => _transform.Size;
+    /// <summary>The side of every batch's square images; for segmentation the crop height (0 in evaluation, where sizes follow the images).</summary>
+    public int ImageSize => _transform?.Size ?? SegImageSize;
 
     public int BatchesPerEpoch => Options.DropLast ? _dataset.Count / Options.BatchSize : (_dataset.Count + Options.BatchSize - 1) / Options.BatchSize;
 
@@ -114,6 +115,7 @@ public sealed class DataLoader : IBatchSource
     /// </summary>
     public Batch? BuildBatch(int epoch, int index, int[] order)
     {
+        if (_transform == null) return BuildSegBatch(epoch, index, order);
         int start = index * Options.BatchSize, count = Math.Min(Options.BatchSize, order.Length - start);
         int s = _transform.Size, per = 3 * s * s;
         var images = Tensor.Empty([count, 3, s, s], DType.F32, zero: false);

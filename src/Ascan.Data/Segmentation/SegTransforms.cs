@@ -21,6 +21,9 @@ public sealed record SegTransformConfig
     public double[] Mean { get; init; } = [0.485, 0.456, 0.406];
     public double[] Std { get; init; } = [0.229, 0.224, 0.225];
 
+    /// <summary>mmseg's recipe scaled to a square crop of <paramref name="crop"/>: scale (4·crop, crop), as (2048, 512) is to 512.</summary>
+    public static SegTransformConfig ForCrop(int crop) => new() { CropWidth = crop, CropHeight = crop, ScaleLong = 4 * crop, ScaleShort = crop };
+
     internal void Validate()
     {
         if (CropWidth <= 0 || CropHeight <= 0 || ScaleLong <= 0 || ScaleShort <= 0)
