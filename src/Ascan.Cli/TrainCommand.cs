@@ -106,6 +106,17 @@ internal static class TrainCommand
     }
 
     /// <summary>
+    /// <paramref name="c"/> with the image size the data suggests when no size was set (<see cref="TrainData.SizeFromData"/>),
+    /// said on <paramref name="log"/>; the size is then stored in config.json and every checkpoint.
+    /// </summary>
+    internal static TrainConfig WithDataSize(TrainConfig c, Ascan.Data.IImageDataset trainSet, int modelSize, TextWriter log)
+    {
+        if (c.ImageSize != null || TrainData.SizeFromData(trainSet, modelSize) is not { } fromData) return c;
+        log.WriteLine($"train: --image-size {fromData} from the data (its images are about {fromData} px; {c.Model}'s input size is {modelSize}; set --image-size to choose)");
+        return c with { ImageSize = fromData };
+    }
+
+    /// <summary>
     /// Trains with <paramref name="c"/>: loaders over c.Data, the registered model, a progress bar on stderr, and
     /// Ctrl+C writing a recovery checkpoint. Returns 0 when done, 130 when interrupted, 3 when training diverged.
     /// </summary>
@@ -114,11 +125,7 @@ internal static class TrainCommand
         result = null;
         var entry = ModelRegistry.Get(c.Model);
         var (trainSet, valSet) = TrainData.OpenFolder(c.Data, Console.Error);
-        if (c.ImageSize == null && TrainData.SizeFromData(trainSet, entry.Config.InputSize) is { } fromData)
-        {
-            Console.Error.WriteLine($"train: --image-size {fromData} from the data (its images are about {fromData} px; {c.Model}'s input size is {entry.Config.InputSize}; set --image-size to choose)");
-            c = c with { ImageSize = fromData };
-        }
+        c = WithDataSize(c, trainSet, entry.Config.InputSize, Console.Error);
         var train = TrainData.Loader(c, entry.Config, trainSet, training: true, Console.Error);
         var val = valSet == null ? null : TrainData.Loader(c, entry.Config, valSet, training: false, Console.Error);
         int classes = train.ClassNames.Count;
