@@ -13,7 +13,7 @@ internal static class TrainCommand
     /// Every training flag, one declaration each: name, help, the <see cref="TrainConfig"/> field it sets. The defaults
     /// --help shows are <see cref="TrainConfig"/>'s own. --config and --resume choose the base config instead (see <see cref="Resolve"/>).
     /// </summary>
-    internal static ConfigBinder<TrainConfig> Flags() => new ConfigBinder<TrainConfig>(new TrainConfig())
+    internal static ConfigBinder<TrainConfig> Flags(TrainConfig? defaults = null) => new ConfigBinder<TrainConfig>(defaults ?? new TrainConfig())
         .Add(SharedFlags.Model, c => c.Model, (c, v) => c with { Model = v })
         .Add(new FlagName("--data", "Dataset root: DIR/train and DIR/val, one folder per class."), c => c.Data, (c, v) => c with { Data = v })
         .Add(SharedFlags.Output.WithHelp("Output folder for checkpoints, summary and curves; without it each run gets a new runs/train/<time>-<model>. A folder holding a run needs --resume or --overwrite."), c => c.Output, (c, v) => c with { Output = v })
@@ -42,28 +42,37 @@ internal static class TrainCommand
         .Add(new FlagName("--clip-grad", "Clip the global gradient norm to this value (default: no clipping)."), c => c.ClipGrad, (c, v) => c with { ClipGrad = v })
         .Add(new FlagName("--accum-steps", "Batches per optimizer update (gradient accumulation)."), c => c.AccumSteps, (c, v) => c with { AccumSteps = v })
         .Add(SharedFlags.Seed.WithHelp("Seed of weights, shuffling, augmentation and drop-path."), c => c.Seed, (c, v) => c with { Seed = v })
-        .Add(new FlagName("--opt", "Optimizer: adamw or sgd (Nesterov momentum)."), c => c.Opt, (c, v) => c with { Opt = v })
+        .Add(new FlagName("--opt", "Optimizer: adamw, sgd (Nesterov momentum) or momentum (plain momentum SGD)."), c => c.Opt, (c, v) => c with { Opt = v })
+        .Add(new FlagName("--sched", "Learning-rate decay after warmup: cosine or poly."), c => c.Sched, (c, v) => c with { Sched = v })
+        .Add(new FlagName("--poly-power", "Power of the poly decay."), c => c.PolyPower, (c, v) => c with { PolyPower = v })
         .Add(SharedFlags.Workers, c => c.Workers, (c, v) => c with { Workers = v });
 
     /// <param name="run">What runs with the resolved config (default: training; tests pass their own).</param>
-    public static Command Create(Func<TrainConfig, int>? run = null)
+    public static Command Create(Func<TrainConfig, int>? run = null) =>
+        Verb("train", "Train a classifier on DIR/train, evaluating on DIR/val every epoch.", new TrainConfig(), run ?? (c => Run(c, Console.Out, out _)));
+
+    /// <summary>
+    /// A train verb of any task (train, segment train): the task's <paramref name="defaults"/> under every flag of
+    /// <see cref="TrainConfig"/>, --config, --resume and --overwrite, resolved and placed as <see cref="Resolve"/> and
+    /// <see cref="PlaceRun"/> say, then handed to <paramref name="run"/>.
+    /// </summary>
+    internal static Command Verb(string name, string what, TrainConfig defaults, Func<TrainConfig, int> run)
     {
-        var cmd = new Command("train", "Train a classifier on DIR/train, evaluating on DIR/val every epoch. Writes OUT/config.json, summary.csv, " +
-            "curves.svg, last/best.safetensors (and recovery.safetensors on Ctrl+C; continue with --resume). " +
-            "Settings come from the defaults, then --config FILE.json (or the checkpoint given to --resume), then the flags.");
+        var cmd = new Command(name, what + " Writes OUT/config.json, summary.csv, curves.svg, last/best.safetensors (and " +
+            "recovery.safetensors on Ctrl+C; continue with --resume). Settings come from the defaults, then --config FILE.json " +
+            "(or the checkpoint given to --resume), then the flags.");
         var config = new Option<string?>("--config") { Description = "JSON file of settings (snake_case keys as in OUT/config.json)." };
         var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from exactly (recovery, last or best)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Train into an --output folder that already holds a run, replacing its checkpoints, summary and curves. [default: false]" };
         cmd.Options.Add(config);
         cmd.Options.Add(resume);
         cmd.Options.Add(overwrite);
-        var flags = Flags();
+        var flags = Flags(defaults);
         flags.AddTo(cmd);
-        run ??= c => Run(c, Console.Out, out _);
 
         // A failure escapes to CliRunner, which reports it in one line with the exit code for its kind.
         cmd.SetAction(r => run(PlaceRun(Resolve(r, flags, r.GetValue(config), r.GetValue(resume)),
-            outputGiven: flags.IsGiven("output", r), r.GetValue(overwrite))));
+            outputGiven: flags.IsGiven("output", r), r.GetValue(overwrite), defaultOutput: defaults.Output)));
         return cmd;
     }
 
@@ -88,10 +97,10 @@ internal static class TrainCommand
     /// folder per run, runs/train/&lt;time&gt;-&lt;model&gt;; a folder that already holds a run is refused unless
     /// <paramref name="overwrite"/>, so a finished run (and its best checkpoint) is never replaced by accident.
     /// </summary>
-    internal static TrainConfig PlaceRun(TrainConfig c, bool outputGiven, bool overwrite, DateTime? now = null)
+    internal static TrainConfig PlaceRun(TrainConfig c, bool outputGiven, bool overwrite, DateTime? now = null, string? defaultOutput = null)
     {
         if (c.Resume != null) return c;
-        if (!outputGiven && c.Output == new TrainConfig().Output)
+        if (!outputGiven && c.Output == (defaultOutput ?? new TrainConfig().Output))
         {
             string stem = Path.Combine(c.Output, $"{(now ?? DateTime.Now):yyyyMMdd-HHmmss}-{c.Model}"), dir = stem;
             for (int k = 2; Directory.Exists(dir); k++) dir = $"{stem}-{k}";
@@ -133,9 +142,25 @@ internal static class TrainCommand
         {
             NumClasses = classes, DropPath = c.DropPath, ImageSize = c.ImageSize, Seed = c.Seed,
         }), train, val) { Log = stdout };
-        var bar = ProgressBar.ForStderr(c.LogInterval);
-        trainer.OnStep = bar.Report;
+        int code = RunTrainer(trainer, "train", out result);
+        if (code != 0) return code;
+        if (train.SkippedFiles > 0 || val?.SkippedFiles > 0)
+            stdout.WriteLine($"skipped unreadable images: {train.SkippedFiles} train, {val?.SkippedFiles ?? 0} val (reported above by path)");
+        // Without validation, checkpoints rank by the negated training loss; it is shown as the loss.
+        var (metric, value) = val == null ? ("train loss", -result!.BestMetric) : c.Ema ? ("EMA top-1", result.BestMetric) : ("val top-1", result.BestMetric);
+        stdout.WriteLine(FormattableString.Invariant($"done: best {metric} {value:F4} at epoch {result.BestEpoch}; checkpoints in {c.Output} ({Trainer.LastFile}, {Trainer.BestFile})"));
+        return 0;
+    }
 
+    /// <summary>
+    /// Runs <paramref name="trainer"/> with the progress bar on stderr and Ctrl+C writing a recovery checkpoint, for
+    /// every task's train verb. Returns 0 when done, 130 when interrupted, 3 when training diverged.
+    /// </summary>
+    internal static int RunTrainer(Trainer trainer, string verb, out TrainResult? result)
+    {
+        result = null;
+        var bar = ProgressBar.ForStderr(trainer.Config.LogInterval);
+        trainer.OnStep = bar.Report;
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -143,7 +168,7 @@ internal static class TrainCommand
             e.Cancel = true;
             cts.Cancel();
             bar.Break();
-            Console.Error.WriteLine("train: interrupted — finishing this step and writing a recovery checkpoint (Ctrl+C again to abort)");
+            Console.Error.WriteLine($"{verb}: interrupted — finishing this step and writing a recovery checkpoint (Ctrl+C again to abort)");
         };
         Console.CancelKeyPress += onCancel;
         try
@@ -153,19 +178,13 @@ internal static class TrainCommand
         catch (TrainingDivergedException e)
         {
             bar.Break();
-            Console.Error.WriteLine($"train: {e.Message}");
+            Console.Error.WriteLine($"{verb}: {e.Message}");
             return 3;
         }
         finally
         {
             Console.CancelKeyPress -= onCancel;
         }
-        if (!result.Completed) return 130;
-        if (train.SkippedFiles > 0 || val?.SkippedFiles > 0)
-            stdout.WriteLine($"skipped unreadable images: {train.SkippedFiles} train, {val?.SkippedFiles ?? 0} val (reported above by path)");
-        // Without validation, checkpoints rank by the negated training loss; it is shown as the loss.
-        var (metric, value) = val == null ? ("train loss", -result.BestMetric) : c.Ema ? ("EMA top-1", result.BestMetric) : ("val top-1", result.BestMetric);
-        stdout.WriteLine(FormattableString.Invariant($"done: best {metric} {value:F4} at epoch {result.BestEpoch}; checkpoints in {c.Output} ({Trainer.LastFile}, {Trainer.BestFile})"));
-        return 0;
+        return result.Completed ? 0 : 130;
     }
 }

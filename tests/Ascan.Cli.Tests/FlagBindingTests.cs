@@ -79,6 +79,8 @@ public class FlagBindingTests
         new(["--image-size", "96"], c => c.ImageSize, 96),
         new(["--scale-min", "0.5"], c => c.ScaleMin, 0.5),
         new(["--hflip", "0"], c => c.Hflip, 0.0),
+        new(["--sched", "poly"], c => c.Sched, "poly"),
+        new(["--poly-power", "0.9"], c => c.PolyPower, 0.9),
         new(["--smoothing", "0.2"], c => c.Smoothing, 0.2),
         new(["--mixup", "0.8"], c => c.Mixup, 0.8),
         new(["--cutmix", "1.5"], c => c.Cutmix, 1.5),

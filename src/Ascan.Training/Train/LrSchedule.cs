@@ -1,4 +1,4 @@
-// The learning-rate schedule: linear warmup, then cosine decay, evaluated per optimizer update.
+// The learning-rate schedule: linear warmup, then cosine (timm) or polynomial (mmseg's PolyLR) decay, per optimizer update.
 namespace Ascan.Training.Train;
 
 /// <summary>
@@ -6,7 +6,8 @@ namespace Ascan.Training.Train;
 /// exactly the rates an uninterrupted one used — the schedule's only state is t.
 /// <list type="bullet">
 /// <item>t &lt; W (warmup): lr = warmupLr + (peak − warmupLr) · t / W.</item>
-/// <item>t ≥ W: lr = min + ½ (peak − min) (1 + cos(π (t − W) / (T − W))), reaching min at t = T.</item>
+/// <item>t ≥ W, cosine: lr = min + ½ (peak − min) (1 + cos(π (t − W) / (T − W))), reaching min at t = T.</item>
+/// <item>t ≥ W, poly (power p): lr = min + (peak − min) (1 − (t − W) / (T − W))^p (mmseg's PolyLR with eta_min = min).</item>
 /// </list>
 /// ASSUMPTION: the cosine starts after the warmup (timm's warmup_prefix=True), so the peak is actually reached;
 /// no restarts (cycle limit 1), no noise.
@@ -18,9 +19,12 @@ public sealed class LrSchedule
     public double WarmupLr { get; }
     public long WarmupUpdates { get; }
     public long TotalUpdates { get; }
+    /// <summary>Null: cosine decay; else the power of the polynomial decay.</summary>
+    public double? PolyPower { get; }
 
-    public LrSchedule(double peakLr, long totalUpdates, long warmupUpdates = 0, double warmupLr = 0, double minLr = 0)
+    public LrSchedule(double peakLr, long totalUpdates, long warmupUpdates = 0, double warmupLr = 0, double minLr = 0, double? polyPower = null)
     {
+        PolyPower = polyPower;
         if (totalUpdates < 1) throw new ArgumentOutOfRangeException(nameof(totalUpdates), $"A schedule needs at least one update, got {totalUpdates}.");
         if (warmupUpdates < 0) throw new ArgumentOutOfRangeException(nameof(warmupUpdates), $"Warmup updates must be ≥ 0, got {warmupUpdates}.");
         PeakLr = peakLr; MinLr = minLr; WarmupLr = warmupLr;
@@ -33,7 +37,8 @@ public sealed class LrSchedule
     public static LrSchedule FromConfig(TrainConfig c, int batchesPerEpoch)
     {
         long perEpoch = UpdatesPerEpoch(batchesPerEpoch, c.AccumSteps);
-        return new LrSchedule(c.Lr, perEpoch * c.Epochs, (long)Math.Round(c.WarmupEpochs * perEpoch), c.WarmupLr, c.MinLr);
+        return new LrSchedule(c.Lr, perEpoch * c.Epochs, (long)Math.Round(c.WarmupEpochs * perEpoch), c.WarmupLr, c.MinLr,
+            c.Sched == "poly" ? c.PolyPower : null);
     }
 
     public static long UpdatesPerEpoch(int batchesPerEpoch, int accumSteps) => (batchesPerEpoch + accumSteps - 1) / accumSteps;
@@ -44,6 +49,7 @@ public sealed class LrSchedule
         if (t < WarmupUpdates) return WarmupLr + (PeakLr - WarmupLr) * t / WarmupUpdates;
         if (t >= TotalUpdates) return MinLr;
         double progress = (double)(t - WarmupUpdates) / (TotalUpdates - WarmupUpdates);
+        if (PolyPower is { } power) return MinLr + (PeakLr - MinLr) * Math.Pow(1 - progress, power);
         return MinLr + 0.5 * (PeakLr - MinLr) * (1 + Math.Cos(Math.PI * progress));
     }
 }

@@ -17,6 +17,8 @@ public sealed record TrainConfig
     public string Output { get; init; } = "runs/train";
     /// <summary>Checkpoint to continue from (recovery, last or any checkpoint written by the trainer).</summary>
     public string? Resume { get; init; }
+    /// <summary>Classification weights that initialise a segmenter's backbone (the keys it lacks are named and skipped).</summary>
+    public string? InitBackbone { get; init; }
 
     // Schedule.
     public int Epochs { get; init; } = 30;
@@ -27,11 +29,15 @@ public sealed record TrainConfig
     public double WarmupEpochs { get; init; } = 1;
     /// <summary>Learning rate at the first warmup update (timm's --warmup-lr).</summary>
     public double WarmupLr { get; init; } = 1e-6;
-    /// <summary>Floor of the cosine decay (timm's --min-lr).</summary>
+    /// <summary>Floor of the decay (timm's --min-lr, mmseg's eta_min).</summary>
     public double MinLr { get; init; } = 1e-6;
+    /// <summary>"cosine" (timm) or "poly" (mmseg's PolyLR).</summary>
+    public string Sched { get; init; } = "cosine";
+    /// <summary>Power of the poly decay (mmseg: 1.0 for the AdamW recipes, 0.9 for SGD).</summary>
+    public double PolyPower { get; init; } = 1.0;
 
     // Optimizer.
-    /// <summary>"adamw" or "sgd".</summary>
+    /// <summary>"adamw", "sgd" (Nesterov momentum, timm's) or "momentum" (plain momentum, torch.optim.SGD as mmseg uses it).</summary>
     public string Opt { get; init; } = "adamw";
     public double WeightDecay { get; init; } = 0.05;
     /// <summary>SGD momentum (Nesterov when &gt; 0); AdamW uses β = (0.9, 0.999).</summary>
@@ -132,7 +138,9 @@ public sealed record TrainConfig
             (Hflip is >= 0 and <= 1, "hflip", $"must be in [0, 1], got {Hflip}."),
             (ColorJitter >= 0, "color_jitter", $"must be ≥ 0, got {ColorJitter}."),
             (ReProb is >= 0 and <= 1, "re_prob", $"must be in [0, 1], got {ReProb}."),
-            (Opt is "adamw" or "sgd", "opt", $"must be 'adamw' or 'sgd', got '{Opt}'."),
+            (Opt is "adamw" or "sgd" or "momentum", "opt", $"must be 'adamw', 'sgd' or 'momentum', got '{Opt}'."),
+            (Sched is "cosine" or "poly", "sched", $"must be 'cosine' or 'poly', got '{Sched}'."),
+            (PolyPower > 0, "poly_power", $"must be positive, got {PolyPower}."),
             (Smoothing is >= 0 and < 1, "smoothing", $"must be in [0, 1), got {Smoothing}."),
             (Mixup >= 0, "mixup", $"alpha must be ≥ 0, got {Mixup}."),
             (Cutmix >= 0, "cutmix", $"alpha must be ≥ 0, got {Cutmix}."),

@@ -68,8 +68,8 @@ public sealed class Trainer(TrainConfig config, TrainTask task, IBatchSource tra
         string data = task.Prepare(model);
         model.Train();
         var decay = ParamGroups.WeightDecay(model, c.WeightDecay);
-        var opt = _optimizer = c.Opt == "sgd"
-            ? new Sgd(decay, new SgdConfig(c.Lr) { Momentum = c.Momentum, Nesterov = c.Momentum > 0, WeightDecay = c.WeightDecay })
+        var opt = _optimizer = c.Opt is "sgd" or "momentum"
+            ? new Sgd(decay, new SgdConfig(c.Lr) { Momentum = c.Momentum, Nesterov = c.Opt == "sgd" && c.Momentum > 0, WeightDecay = c.WeightDecay })
             : new AdamW(decay, new AdamWConfig { Lr = c.Lr, WeightDecay = c.WeightDecay });
         var ema = Ema = c.Ema ? new ModelEma<Module>(model, task.CreateModel(), c.EmaDecay, c.EmaWarmup) : null;
         int batches = train.BatchesPerEpoch;
