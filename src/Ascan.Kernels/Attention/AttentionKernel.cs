@@ -195,7 +195,8 @@ public static class AttentionKernel
                 // Kᵀ (hd, tkp), zero-padded columns; 16 keys × 16 dims per register transpose when hd allows.
                 new Span<float>(pkt, hd * tkp).Clear();
                 int j0 = 0;
-                if (hd % 16 == 0)
+                // (The register transpose is AVX-512 code; elsewhere the scalar loop below builds all of Kᵀ.)
+                if (hd % 16 == 0 && Vector512.IsHardwareAccelerated)
                     for (; j0 < tk; j0 += 16)
                         for (int d0 = 0; d0 < hd; d0 += 16)
                             GemmPacking.Transpose16To(new StridedRows(k + (nint)j0 * ldkv + d0, ldkv, Math.Min(16, tk - j0)), pkt + (nint)d0 * tkp + j0, tkp);

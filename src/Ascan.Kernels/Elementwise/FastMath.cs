@@ -44,10 +44,12 @@ public static class FastMath
         return Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
     }
 
-    /// <summary>e^x for 16 floats (needs AVX-512F).</summary>
+    /// <summary>e^x for 16 floats (vscalefps with AVX-512F; elsewhere the 8-float code on each half).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)
     {
+        // A JIT-time constant: compiled out on AVX-512 machines. Avx512F.Min/Max/Scale would throw elsewhere.
+        if (!Avx512F.IsSupported) return Vector512.Create(Exp(x.GetLower()), Exp(x.GetUpper()));
         // min/max with the constant first: x86 returns the second operand when one is NaN, so NaN survives.
         x = Avx512F.Max(Vector512.Create(ExpLo), Avx512F.Min(Vector512.Create(ExpHi), x));
         var n = Vector512.Round(x * Vector512.Create(Log2E));

@@ -1,13 +1,17 @@
 // Vectorised GEMM output step: bias per column, then Relu / exact-erf Gelu / Silu, then a residual, on float rows.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Ascan.Kernels;
 
 /// <summary>
 /// The float epilogue. Every element goes through the same 16-lane code (tails via a stack
 /// buffer), so a value's result never depends on where a tile or thread boundary fell.
-/// Written with Vector512 only: where AVX-512 is absent .NET runs it as two Vector256 halves.
+/// Dispatch: with AVX-512 (Vector512 accelerated) the 16-lane code below; otherwise, where Vector256 is accelerated
+/// (AVX2), the 8-lane twins at the end of the file — the same operations lane for lane, with an exact divide in place
+/// of vrcp14ps (AVX-512 only; AVX's vrcpps differs between CPU vendors); with neither, the 16-lane code runs in
+/// software (.NET splits a Vector512 into halves), again dividing.
 /// </summary>
 public static unsafe class EpilogueMath
 {
@@ -18,6 +22,12 @@ public static unsafe class EpilogueMath
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ApplyRow(float* row, int count, float* bias, Activation act, float* residual = null, bool residualFirst = false)
     {
+        // A JIT-time constant: on an AVX-512 machine this branch is not even compiled, the 16-lane loop is unchanged.
+        if (!Vector512.IsHardwareAccelerated && Vector256.IsHardwareAccelerated)
+        {
+            ApplyRow256(row, count, bias, act, residual, residualFirst);
+            return;
+        }
         int j = 0;
         for (; j + 16 <= count; j += 16)
         {
@@ -129,7 +139,9 @@ public static unsafe class EpilogueMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Reciprocal(Vector512<float> d)
     {
-        var e = System.Runtime.Intrinsics.X86.Avx512F.Reciprocal14(d);
+        // vrcp14ps exists only with AVX-512F; without it (Vector512 emulated) an exact divide.
+        if (!Avx512F.IsSupported) return Vector512<float>.One / d;
+        var e = Avx512F.Reciprocal14(d);
         return e * Vector512.FusedMultiplyAdd(-d, e, Vector512.Create(2f));
     }
 
@@ -162,5 +174,115 @@ public static unsafe class EpilogueMath
         var scale = Vector512.ShiftLeft(shifted.AsInt32() - magic.AsInt32() + Vector512.Create(127), 23).AsSingle();
         var result = p * scale;
         return Vector512.ConditionalSelect(Vector512.LessThan(s, Vector512.Create(-87.3f)), Vector512<float>.Zero, result);
+    }
+    // ------------------------------------------------------------------ 8-lane twins (AVX2 machines)
+    // The same operations as the 16-lane code above, lane for lane; 1/d is an exact divide (see the class summary).
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ApplyRow256(float* row, int count, float* bias, Activation act, float* residual, bool residualFirst)
+    {
+        int j = 0;
+        for (; j + 8 <= count; j += 8)
+        {
+            var v = Vector256.Load(row + j);
+            if (bias != null) v += Vector256.Load(bias + j);
+            if (residual != null && residualFirst) v += Vector256.Load(residual + j);
+            v = Activate(v, act);
+            if (residual != null && !residualFirst) v += Vector256.Load(residual + j);
+            v.Store(row + j);
+        }
+        if (j < count)
+        {
+            float* tmp = stackalloc float[8];
+            float* tb = stackalloc float[8];
+            float* tr = stackalloc float[8];
+            int rest = count - j;
+            for (int q = 0; q < 8; q++)
+            {
+                tmp[q] = q < rest ? row[j + q] : 0;
+                tb[q] = bias != null && q < rest ? bias[j + q] : 0;
+                tr[q] = residual != null && q < rest ? residual[j + q] : 0;
+            }
+            var v = Vector256.Load(tmp);
+            if (bias != null) v += Vector256.Load(tb);
+            if (residual != null && residualFirst) v += Vector256.Load(tr);
+            v = Activate(v, act);
+            if (residual != null && !residualFirst) v += Vector256.Load(tr);
+            v.Store(tmp);
+            for (int q = 0; q < rest; q++) row[j + q] = tmp[q];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Activate(Vector256<float> v, Activation act) => act switch
+    {
+        Activation.None => v,
+        Activation.Relu => Vector256.Max(v, Vector256<float>.Zero),
+        Activation.Gelu => Gelu(v),
+        Activation.Silu => Silu(v),
+        _ => throw new ArgumentOutOfRangeException(nameof(act)),
+    };
+
+    /// <summary>8-lane <see cref="Silu(Vector512{float})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Silu(Vector256<float> x)
+    {
+        var ax = Vector256.Abs(x);
+        var e = ExpNegHiLo(ax, Vector256<float>.Zero);
+        var num = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), Vector256<float>.One, e);
+        return x * num * (Vector256<float>.One / (Vector256<float>.One + e));
+    }
+
+    /// <summary>8-lane <see cref="Gelu(Vector512{float})"/> (same polynomial, same Estrin order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Gelu(Vector256<float> x)
+    {
+        var half = Vector256.Create(0.5f);
+        var ax = Vector256.Abs(x);
+        var t = ax * Vector256.Create(0.70710678118654752f);
+        var u = Vector256<float>.One / Vector256.FusedMultiplyAdd(half, t, Vector256<float>.One);
+        var u2 = u * u;
+        var u4 = u2 * u2;
+        var u8 = u4 * u4;
+        var p01 = Vector256.FusedMultiplyAdd(Vector256.Create(1.0011396408081055f), u, Vector256.Create(-1.26555335521698f));
+        var p23 = Vector256.FusedMultiplyAdd(Vector256.Create(0.17769190669059753f), u, Vector256.Create(0.3612869083881378f));
+        var p45 = Vector256.FusedMultiplyAdd(Vector256.Create(1.0156058073043823f), u, Vector256.Create(-0.495359867811203f));
+        var p67 = Vector256.FusedMultiplyAdd(Vector256.Create(2.3496766090393066f), u, Vector256.Create(-2.2120449542999268f));
+        var p89 = Vector256.FusedMultiplyAdd(Vector256.Create(-0.12738928198814392f), u, Vector256.Create(-0.9933852553367615f));
+        var pAB = Vector256.FusedMultiplyAdd(Vector256.Create(-0.06181985139846802f), u, Vector256.Create(0.2501515746116638f));
+        var q03 = Vector256.FusedMultiplyAdd(p23, u2, p01);
+        var q47 = Vector256.FusedMultiplyAdd(p67, u2, p45);
+        var q8B = Vector256.FusedMultiplyAdd(pAB, u2, p89);
+        var q = Vector256.FusedMultiplyAdd(q8B, u8, Vector256.FusedMultiplyAdd(q47, u4, q03));
+        var x2 = x * x;
+        var x2Lo = Vector256.FusedMultiplyAdd(x, x, -x2);
+        var hi = x2 * half;
+        var lo = x2Lo * half - q;
+        var erfcHalf = half * u * ExpNegHiLo(hi, lo);
+        erfcHalf = Vector256.ConditionalSelect(Vector256.GreaterThan(ax, Vector256.Create(13.4f)), Vector256<float>.Zero, erfcHalf);
+        var phi = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<float>.Zero), Vector256<float>.One - erfcHalf, erfcHalf);
+        return x * phi;
+    }
+
+    /// <summary>8-lane <see cref="ExpNegHiLo(Vector512{float}, Vector512{float})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ExpNegHiLo(Vector256<float> hi, Vector256<float> lo)
+    {
+        var s = -(hi + lo);
+        var magic = Vector256.Create(12582912f);
+        var shifted = Vector256.Max(s * Vector256.Create(1.44269504088896341f), Vector256.Create(-126f)) + magic;
+        var n = shifted - magic;
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693145751953125f), -hi);
+        r -= lo;
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-1.428606765330187e-06f), r);
+        var r2 = r * r;
+        var e01 = r + Vector256<float>.One;
+        var e23 = Vector256.FusedMultiplyAdd(Vector256.Create(1f / 6), r, Vector256.Create(0.5f));
+        var e45 = Vector256.FusedMultiplyAdd(Vector256.Create(1f / 120), r, Vector256.Create(1f / 24));
+        var e6 = Vector256.Create(1f / 720);
+        var p = Vector256.FusedMultiplyAdd(Vector256.FusedMultiplyAdd(e6, r2, e45), r2 * r2, Vector256.FusedMultiplyAdd(e23, r2, e01));
+        var scale = Vector256.ShiftLeft(shifted.AsInt32() - magic.AsInt32() + Vector256.Create(127), 23).AsSingle();
+        var result = p * scale;
+        return Vector256.ConditionalSelect(Vector256.LessThan(s, Vector256.Create(-87.3f)), Vector256<float>.Zero, result);
     }
 }

@@ -2,6 +2,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Ascan.Kernels;
 
@@ -113,6 +114,8 @@ internal static unsafe class GemmPacking
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Transpose16(float* src, nint ld, int rows, float* dst)
     {
+        // The shuffles below are AVX-512F instructions (JIT-time constant: compiled out where AVX-512 exists).
+        if (!Avx512F.IsSupported) { Transpose16Scalar(src, ld, rows, dst); return; }
         // Gather rows through a scalar-free path: load 16 rows (zero beyond 'rows').
         Vector512<float> r0 = Row(src, ld, 0, rows), r1 = Row(src, ld, 1, rows), r2 = Row(src, ld, 2, rows), r3 = Row(src, ld, 3, rows);
         Vector512<float> r4 = Row(src, ld, 4, rows), r5 = Row(src, ld, 5, rows), r6 = Row(src, ld, 6, rows), r7 = Row(src, ld, 7, rows);
@@ -157,6 +160,9 @@ internal static unsafe class GemmPacking
     [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     internal static void Transpose16To<TR>(TR rows, float* dst, nint stride) where TR : struct, IRowLoader
     {
+        // The shuffles below are AVX-512F instructions (JIT-time constant: compiled out where AVX-512 exists). Callers
+        // on hot paths route around this on other CPUs; the scalar twin keeps every caller correct anyway.
+        if (!Avx512F.IsSupported) { Transpose16ToScalar(rows, dst, stride); return; }
         Vector512<float> r0 = rows.Load(0), r1 = rows.Load(1), r2 = rows.Load(2), r3 = rows.Load(3);
         Vector512<float> r4 = rows.Load(4), r5 = rows.Load(5), r6 = rows.Load(6), r7 = rows.Load(7);
         Vector512<float> r8 = rows.Load(8), r9 = rows.Load(9), r10 = rows.Load(10), r11 = rows.Load(11);
@@ -201,6 +207,29 @@ internal static unsafe class GemmPacking
             Vector256.Store(Avx512Shift6(last), dst + 15 * stride + 6);
         }
         else Vector512.Store(last, dst + 15 * stride);
+    }
+
+    /// <summary>The scalar twin of <see cref="Transpose16"/> for CPUs without AVX-512F.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Transpose16Scalar(float* src, nint ld, int rows, float* dst)
+    {
+        for (int c = 0; c < 16; c++)
+            for (int r = 0; r < 16; r++) dst[c * 16 + r] = r < rows ? src[r * ld + c] : 0f;
+    }
+
+    /// <summary>
+    /// The scalar twin of <see cref="Transpose16To{TR}"/> for CPUs without AVX-512F: the same final contents (with
+    /// stride 14 each column keeps its first 14 rows, as the overlapping vector stores leave it; nothing past
+    /// dst[16·14) is written).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Transpose16ToScalar<TR>(TR rows, float* dst, nint stride) where TR : struct, IRowLoader
+    {
+        float* t = stackalloc float[16 * 16];
+        for (int r = 0; r < 16; r++) rows.Load(r).Store(t + r * 16);
+        int height = stride == 14 ? 14 : 16;
+        for (int c = 0; c < 16; c++)
+            for (int r = 0; r < height; r++) dst[c * stride + r] = t[r * 16 + c];
     }
 
     /// <summary>Floats 6..13 of v as one 8-float vector.</summary>
