@@ -90,9 +90,7 @@ internal static class EvalCommand
     {
         if (o.Output != null) return o.Output;
         if (o.Json) return null;
-        string stem = Path.Combine("runs", "eval", $"{now:yyyyMMdd-HHmmss}-{model}"), dir = stem;
-        for (int k = 2; Directory.Exists(dir); k++) dir = $"{stem}-{k}";
-        return dir;
+        return RunFolders.New(Path.Combine("runs", "eval"), model, now);
     }
 
     /// <summary>Evaluates <paramref name="m"/> on DIR/val (or DIR) with the model's eval transform at its training size.</summary>

@@ -48,7 +48,12 @@ internal static partial class SegmentCommand
     public static Command Train(Func<TrainConfig, int>? run = null) =>
         TrainCommand.Verb("train", "Train a segmenter on DIR (ADE20K's images/ + annotations/, the shapes layout, or images/ + masks/ " +
             "with classes.txt), evaluating mIoU on the validation split every epoch; writes per_class.csv and overlays/ too. " +
-            "--image-size is the training crop.", Defaults, run ?? (c => RunTrain(c, Console.Out, out _)));
+            "--image-size is the training crop.", Defaults, run ?? (c => RunTrain(c, Console.Out, out _)), TaskFlags);
+
+    /// <summary>The flags segment train adds to train's.</summary>
+    internal static ConfigBinder<TrainConfig> TaskFlags(ConfigBinder<TrainConfig> b) => b
+        .Add(new FlagName("--init-backbone", "Classification weights (e.g. a train run's model.safetensors of the backbone) to start the backbone from; " +
+            "its head and final norm are skipped."), c => c.InitBackbone, (c, v) => c with { InitBackbone = v });
 
     /// <summary>Trains <paramref name="c"/>; returns 0 when done, 130 when interrupted, 3 when training diverged.</summary>
     internal static int RunTrain(TrainConfig c, TextWriter stdout, out TrainResult? result)

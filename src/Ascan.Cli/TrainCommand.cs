@@ -56,7 +56,8 @@ internal static class TrainCommand
     /// <see cref="TrainConfig"/>, --config, --resume and --overwrite, resolved and placed as <see cref="Resolve"/> and
     /// <see cref="PlaceRun"/> say, then handed to <paramref name="run"/>.
     /// </summary>
-    internal static Command Verb(string name, string what, TrainConfig defaults, Func<TrainConfig, int> run)
+    internal static Command Verb(string name, string what, TrainConfig defaults, Func<TrainConfig, int> run,
+        Func<ConfigBinder<TrainConfig>, ConfigBinder<TrainConfig>>? taskFlags = null)
     {
         var cmd = new Command(name, what + " Writes OUT/config.json, summary.csv, curves.svg, last/best.safetensors (and " +
             "recovery.safetensors on Ctrl+C; continue with --resume). Settings come from the defaults, then --config FILE.json " +
@@ -67,7 +68,7 @@ internal static class TrainCommand
         cmd.Options.Add(config);
         cmd.Options.Add(resume);
         cmd.Options.Add(overwrite);
-        var flags = Flags(defaults);
+        var flags = taskFlags?.Invoke(Flags(defaults)) ?? Flags(defaults);
         flags.AddTo(cmd);
 
         // A failure escapes to CliRunner, which reports it in one line with the exit code for its kind.
@@ -102,9 +103,7 @@ internal static class TrainCommand
         if (c.Resume != null) return c;
         if (!outputGiven && c.Output == (defaultOutput ?? new TrainConfig().Output))
         {
-            string stem = Path.Combine(c.Output, $"{(now ?? DateTime.Now):yyyyMMdd-HHmmss}-{c.Model}"), dir = stem;
-            for (int k = 2; Directory.Exists(dir); k++) dir = $"{stem}-{k}";
-            return c with { Output = dir };
+            return c with { Output = RunFolders.New(c.Output, c.Model, now ?? DateTime.Now) };
         }
         string[] runFiles = ["config.json", Trainer.LastFile, Trainer.BestFile, Trainer.RecoveryFile, "summary.csv"];
         var held = runFiles.Where(f => File.Exists(Path.Combine(c.Output, f))).ToList();

@@ -42,6 +42,9 @@ internal sealed class ConfigBinder<T>(T defaults) where T : class
         return this;
     }
 
+    /// <summary>Declares what <paramref name="add"/> declares only when <paramref name="when"/> (flags one variant of a verb has).</summary>
+    public ConfigBinder<T> AddIf(bool when, Func<ConfigBinder<T>, ConfigBinder<T>> add) => when ? add(this) : this;
+
     /// <summary>Creates the options (once per command) and adds them to <paramref name="command"/>.</summary>
     public Command AddTo(Command command)
     {

@@ -83,6 +83,17 @@ public static class SegPictures
         return grid;
     }
 
+    /// <summary>One image's picture: image | prediction blended | ground truth blended (when given), 4 px gaps.</summary>
+    public static Image OverlayRow(Image image, int[] prediction, int[]? truth)
+    {
+        const int gap = 4;
+        Image[] tiles = truth != null ? [image, Blend(image, prediction), Blend(image, truth)] : [image, Blend(image, prediction)];
+        var row = new Image(tiles.Length * image.Width + (tiles.Length + 1) * gap, image.Height + 2 * gap, 3);
+        Array.Fill(row.Data, (byte)255);
+        for (int c = 0; c < tiles.Length; c++) Paste(row, tiles[c], gap + c * (image.Width + gap), gap, 1);
+        return row;
+    }
+
     public static void SaveOverlayGrid(string path, IReadOnlyList<SegSampleView> samples, double[]? mean = null, double[]? std = null) =>
         ImageIO.Save(OverlayGrid(samples, mean, std), path);
 

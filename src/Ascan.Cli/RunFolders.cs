@@ -1,0 +1,16 @@
+// Where a verb writes when --output is not given: a new folder per run, never over an earlier one.
+namespace Ascan.Cli;
+
+internal static class RunFolders
+{
+    /// <summary>
+    /// A folder that does not exist yet: <paramref name="root"/>/&lt;yyyyMMdd-HHmmss&gt;-&lt;model&gt;, with -2, -3… when
+    /// two runs start in the same second (timm's output folders).
+    /// </summary>
+    public static string New(string root, string model, DateTime now)
+    {
+        string stem = Path.Combine(root, $"{now:yyyyMMdd-HHmmss}-{model}"), dir = stem;
+        for (int k = 2; Directory.Exists(dir); k++) dir = $"{stem}-{k}";
+        return dir;
+    }
+}
