@@ -6,6 +6,7 @@ using Ascan.Cli.Flags;
 using Ascan.Core;
 using Ascan.Core.IO;
 using Ascan.Models;
+using Ascan.Training.Eval;
 
 namespace Ascan.Cli;
 
@@ -23,8 +24,11 @@ internal sealed record InfoOptions
 /// <summary>What `ascan infer` runs with.</summary>
 internal sealed record InferOptions
 {
-    public string Model { get; init; } = "";
+    /// <summary>Null: the name stored in the weights.</summary>
+    public string? Model { get; init; }
     public int? NumClasses { get; init; }
+    public bool UseEma { get; init; }
+    public bool Verbose { get; init; }
     public string Weights { get; init; } = "";
     public string Input { get; init; } = "";
     public string Output { get; init; } = "";
@@ -86,7 +90,7 @@ internal static class ModelCommands
         var entry = ModelRegistry.Get(name);
         var m = ModelRegistry.CreateClassifier(name);
         m.Eval();
-        int size = ImageSize.Resolve(imageSize, checkpoint: null, entry.Config.InputSize);
+        int size = ImageSize.Resolve(imageSize, stored: null, entry.Config.InputSize);
         List<int[]> stageShapes;
         long macs;
         using (Autograd.NoGrad())
@@ -124,10 +128,12 @@ internal static class ModelCommands
     }
 
     internal static ConfigBinder<InferOptions> InferFlags() => new ConfigBinder<InferOptions>(new InferOptions())
-        .Add(SharedFlags.Model, o => o.Model, (o, v) => o with { Model = v }, required: true)
+        .Add(SharedFlags.Model.WithHelp("Registered model name (optional for weights train wrote, which store it)."), o => o.Model, (o, v) => o with { Model = v })
         .Add(SharedFlags.NumClasses.WithHelp("Number of classes of the weights (default: read from the weights' classifier)."), o => o.NumClasses, (o, v) => o with { NumClasses = v },
             check: v => v is null or >= 1 ? null : "must be at least 1")
-        .Add(SharedFlags.Weights.WithHelp("Model weights (safetensors, PyTorch state-dict keys)."), o => o.Weights, (o, v) => o with { Weights = v }, required: true)
+        .Add(SharedFlags.Weights.WithHelp("Training checkpoint or model weights (safetensors, PyTorch state-dict keys)."), o => o.Weights, (o, v) => o with { Weights = v }, required: true)
+        .Add(SharedFlags.UseEma, o => o.UseEma, (o, v) => o with { UseEma = v })
+        .Add(SharedFlags.Verbose, o => o.Verbose, (o, v) => o with { Verbose = v })
         .Add(new FlagName("--input", "safetensors file holding a tensor named 'input' (B, 3, H, W)."), o => o.Input, (o, v) => o with { Input = v }, required: true)
         .Add(SharedFlags.Output.WithHelp("safetensors file to write; the result is named 'output'."), o => o.Output, (o, v) => o with { Output = v }, required: true);
 
@@ -155,16 +161,16 @@ internal static class ModelCommands
 
     private static int RunInfer(InferOptions o)
     {
-        var m = ModelRegistry.CreateClassifier(o.Model, new ModelOptions { NumClasses = o.NumClasses });
-        var state = TensorFile.Load(Path.GetFullPath(o.Weights));
-        // Without --num-classes the classes are those of the weights' own classifier (0: a headless backbone).
-        if (o.NumClasses == null && m.NumClassesIn(state) is int n && n != m.NumClasses) m.ResetClassifier(n);
-        m.LoadStateDict(state, strict: true);
-        m.Eval();
         var inFile = SafetensorsFile.Open(Path.GetFullPath(o.Input));
         if (!inFile.Contains("input"))
             throw new ArgumentException($"{inFile.Path}: no tensor named 'input' (found: {string.Join(", ", inFile.Names.Take(8))}).");
         var x = TensorFile.Read(inFile, "input");
+        // The input gives the image size; without --num-classes the classes are the weights' (0: a headless backbone).
+        var m = ModelLoader.Load(o.Weights, new LoadOptions
+        {
+            Model = string.IsNullOrEmpty(o.Model) ? null : o.Model, NumClasses = o.NumClasses, UseEma = o.UseEma, Verbose = o.Verbose,
+            ImageSize = x.Rank == 4 ? x.Dim(2) : null, AllowHeadless = true, Warnings = Console.Error,
+        }).Model;
         Tensor y;
         using (Autograd.NoGrad()) y = m.Forward(x);
         string output = Path.GetFullPath(o.Output);

@@ -398,11 +398,18 @@ public class FlagBindingTests
     }
 
     [Fact]
-    public void ImageSize_Resolve_FlagThenCheckpointThenModel()
+    public void ImageSize_Resolve_FlagThenStoredThenModel_WarnsOnlyWhenGuessing()
     {
-        Assert.Equal(96, ImageSize.Resolve(96, new TrainConfig { ImageSize = 64 }, 224));
-        Assert.Equal(64, ImageSize.Resolve(null, new TrainConfig { ImageSize = 64 }, 224));
-        Assert.Equal(224, ImageSize.Resolve(null, new TrainConfig(), 224));
-        Assert.Equal(224, ImageSize.Resolve(null, null, 224));
+        var warn = new StringWriter();
+        Assert.Equal(96, ImageSize.Resolve(96, 64, 224, warn, "w.safetensors"));
+        Assert.Equal(64, ImageSize.Resolve(null, 64, 224, warn, "w.safetensors"));
+        Assert.Equal(96, ImageSize.Resolve(96, null, 224, warn, "w.safetensors"));
+        Assert.Equal("", warn.ToString());
+        Assert.Equal(224, ImageSize.Resolve(null, null, 224, warn, "w.safetensors"));
+        Assert.Contains("'w.safetensors' does not say what image size it was trained at", warn.ToString());
+        Assert.Contains("224 px", warn.ToString());
+        Assert.Equal(64, new WeightsInfo { Config = new TrainConfig { ImageSize = 64 } }.TrainedImageSize);
+        Assert.Equal(224, new WeightsInfo { Config = new TrainConfig { Model = "ascan_nano" } }.TrainedImageSize); // trained at the model's size
+        Assert.Null(new WeightsInfo().TrainedImageSize);
     }
 }

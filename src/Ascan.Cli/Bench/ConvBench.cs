@@ -50,7 +50,7 @@ internal static class ConvBench
     public static int Run(string model, int batch, int? imageSize, int? threads, TextWriter output)
     {
         var config = AscanConfig.Preset(model);
-        int size = ImageSize.Resolve(imageSize, checkpoint: null, config.ImageSize);
+        int size = ImageSize.Resolve(imageSize, stored: null, config.ImageSize);
         int old = KernelPool.Threads;
         try
         {
