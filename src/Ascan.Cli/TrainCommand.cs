@@ -1,5 +1,6 @@
 // `ascan train`: train a registered classifier on an ImageFolder (timm train.py's options in one typed config).
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Ascan.Cli.Flags;
 using Ascan.Models;
 using Ascan.Training.Reporting;
@@ -44,10 +45,10 @@ internal static class TrainCommand
     public static Command Create(Func<TrainConfig, int>? run = null)
     {
         var cmd = new Command("train", "Train a classifier on DIR/train, evaluating on DIR/val every epoch. Writes OUT/config.json, summary.csv, " +
-            "curves.svg, last/best.safetensors (and recovery.safetensors on Ctrl+C; continue with --resume). " +
+            "curves.svg, last/best.safetensors, model.safetensors (best's plain weights) and recovery.safetensors on Ctrl+C or SIGTERM (continue with --resume). " +
             "Settings come from the defaults, then --config FILE.json (or the checkpoint given to --resume), then the flags.");
         var config = new Option<string?>("--config") { Description = "JSON file of settings (snake_case keys as in OUT/config.json)." };
-        var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from exactly (recovery, last or best)." };
+        var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from exactly (recovery, last or best), in the run's own folder with its dataset (--data / --output override them). A finished run says so and exits 0." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Train into an --output folder that already holds a run, replacing its checkpoints, summary and curves. [default: false]" };
         cmd.Options.Add(config);
         cmd.Options.Add(resume);
@@ -61,6 +62,11 @@ internal static class TrainCommand
             try
             {
                 var c = Resolve(r, flags, r.GetValue(config), r.GetValue(resume));
+                if (c.Resume != null && ResumeCheck.Finished(c.Resume, Checkpoint.ReadInfo(c.Resume), c) is { } finished)
+                {
+                    r.InvocationConfiguration.Error.WriteLine($"train: {finished}");
+                    return 0;
+                }
                 return run(PlaceRun(c, outputGiven: flags.IsGiven("output", r), r.GetValue(overwrite)));
             }
             catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
@@ -78,11 +84,38 @@ internal static class TrainCommand
     /// </summary>
     private static TrainConfig Resolve(ParseResult r, ConfigBinder<TrainConfig> flags, string? configPath, string? resumePath)
     {
-        var c = configPath != null ? TrainConfig.Load(configPath)
-            : resumePath != null ? Checkpoint.ReadConfig(resumePath)
-            : flags.Defaults;
+        TrainConfig? stored = resumePath != null ? ResumeBase(resumePath) : null;
+        var c = configPath != null ? TrainConfig.Load(configPath) : stored ?? flags.Defaults;
         c = flags.Bind(r, c) with { Resume = resumePath };
-        return c.FirstProblem() is { } p ? throw new ArgumentException($"{flags.NameOf(p.Setting, r)} {p.Problem}") : c;
+        if (c.FirstProblem() is { } p) throw new ArgumentException($"{flags.NameOf(p.Setting, r)} {p.Problem}");
+        if (stored != null) ResumeNotes(r, flags, stored, c);
+        return c;
+    }
+
+    /// <summary>
+    /// The checkpoint's config as the base of a resumed run. Its dataset and output are absolute paths (so the run
+    /// continues in its own folder from any working directory); a checkpoint written before they were stored
+    /// absolute gets its own folder as output, where the trainer wrote it.
+    /// </summary>
+    private static TrainConfig ResumeBase(string resumePath)
+    {
+        var c = Checkpoint.ReadConfig(resumePath);
+        return Path.IsPathRooted(c.Output) ? c : c with { Output = Path.GetDirectoryName(Path.GetFullPath(resumePath))! };
+    }
+
+    /// <summary>Says on stderr which flags override the checkpoint's paths and which settings differ from the checkpoint's.</summary>
+    private static void ResumeNotes(ParseResult r, ConfigBinder<TrainConfig> flags, TrainConfig stored, TrainConfig c)
+    {
+        var err = r.InvocationConfiguration.Error;
+        static string Full(string p) => p.Length == 0 ? p : Path.GetFullPath(p);
+        if (flags.IsGiven("data", r) && Full(c.Data) != Full(stored.Data))
+            err.WriteLine($"train: --data overrides the checkpoint's dataset path {stored.Data}");
+        if (flags.IsGiven("output", r) && Full(c.Output) != Full(stored.Output))
+            err.WriteLine($"train: --output overrides the checkpoint's output folder {stored.Output}");
+        var changes = ResumeCheck.Changes(stored, c);
+        if (changes.Count > 0)
+            err.WriteLine("train: resuming with settings that differ from the checkpoint's (the run will not match an uninterrupted one): " +
+                string.Join(", ", changes.Select(ch => $"{flags.NameOf(ch.Key, r)} {ch.Now} (checkpoint: {ch.Stored})")));
     }
 
     /// <summary>
@@ -109,7 +142,8 @@ internal static class TrainCommand
 
     /// <summary>
     /// Trains with <paramref name="c"/>: loaders over c.Data, the registered model, a progress bar on stderr, and
-    /// Ctrl+C writing a recovery checkpoint. Returns 0 when done, 130 when interrupted, 3 when training diverged.
+    /// Ctrl+C (SIGINT) or SIGTERM (what schedulers send) writing a recovery checkpoint. Returns 0 when done, 130 when
+    /// interrupted by Ctrl+C, 143 by SIGTERM (128 + the signal, as a shell reports it), 3 when training diverged.
     /// </summary>
     internal static int Run(TrainConfig c, TextWriter stdout, out TrainResult? result)
     {
@@ -125,15 +159,23 @@ internal static class TrainCommand
         trainer.OnStep = bar.Report;
 
         using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        int interruptCode = 130;
+        // Returns false when already stopping: a second signal then ends the process at once.
+        bool Stop(string what, int code)
         {
-            if (cts.IsCancellationRequested) return; // a second Ctrl+C ends the process at once
-            e.Cancel = true;
-            cts.Cancel();
+            lock (cts)
+            {
+                if (cts.IsCancellationRequested) return false;
+                interruptCode = code;
+                cts.Cancel();
+            }
             bar.Break();
-            Console.Error.WriteLine("train: interrupted — finishing this step and writing a recovery checkpoint (Ctrl+C again to abort)");
-        };
+            Console.Error.WriteLine($"train: {what} — finishing this step and writing a recovery checkpoint ({what} again to abort)");
+            return true;
+        }
+        ConsoleCancelEventHandler onCancel = (_, e) => e.Cancel = Stop("Ctrl+C", 130);
         Console.CancelKeyPress += onCancel;
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => ctx.Cancel = Stop("SIGTERM", 143));
         try
         {
             result = trainer.Run(cts.Token);
@@ -148,7 +190,7 @@ internal static class TrainCommand
         {
             Console.CancelKeyPress -= onCancel;
         }
-        if (!result.Completed) return 130;
+        if (!result.Completed) return interruptCode;
         if (train.SkippedFiles > 0 || val?.SkippedFiles > 0)
             stdout.WriteLine($"skipped unreadable images: {train.SkippedFiles} train, {val?.SkippedFiles ?? 0} val (reported above by path)");
         string metric = c.Ema ? "EMA top-1" : val != null ? "val top-1" : "-train loss";

@@ -55,7 +55,7 @@ public static class ModelLoader
     /// </summary>
     public static LoadedClassifier Load(string weightsPath, LoadOptions o)
     {
-        var info = Checkpoint.ReadInfo(weightsPath);
+        var info = Checkpoint.ReadInfo(weightsPath, "weights file");
         var (state, classes) = Checkpoint.LoadWeights(weightsPath, o.UseEma);
         string modelName = o.Model ?? info.ModelName
             ?? throw new ArgumentException($"'{weightsPath}' does not name its model (a plain weights file without metadata): pass --model NAME.");

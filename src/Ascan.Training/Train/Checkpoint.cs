@@ -200,10 +200,13 @@ public static class Checkpoint
     public static TrainConfig ReadConfig(string path) =>
         ReadInfo(path).Config ?? throw new InvalidDataException($"'{path}' is not a training checkpoint; it holds no training config.");
 
-    /// <summary>What the metadata of a checkpoint or weights file says (no tensors read); see <see cref="WeightsInfo"/>.</summary>
-    public static WeightsInfo ReadInfo(string path)
+    /// <summary>
+    /// What the metadata of a checkpoint or weights file says (no tensors read); see <see cref="WeightsInfo"/>. A path
+    /// that is no file is reported as not being <paramref name="what"/>.
+    /// </summary>
+    public static WeightsInfo ReadInfo(string path, string what = "safetensors file")
     {
-        SafetensorsFile.RequireFile(path, "weights file");
+        SafetensorsFile.RequireFile(path, what);
         var meta = SafetensorsFile.Open(path).Metadata;
         T? Parse<T>(string key) where T : class
         {
