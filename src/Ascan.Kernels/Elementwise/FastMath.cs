@@ -44,10 +44,11 @@ public static class FastMath
         return Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
     }
 
-    /// <summary>e^x for 16 floats (needs AVX-512F).</summary>
+    /// <summary>e^x for 16 floats (AVX-512F; without it, the AVX2 path on each half, so Vector512 callers run everywhere).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x)
     {
+        if (!Avx512F.IsSupported) return Vector512.Create(Exp(x.GetLower()), Exp(x.GetUpper())); // a JIT-time constant
         // min/max with the constant first: x86 returns the second operand when one is NaN, so NaN survives.
         x = Avx512F.Max(Vector512.Create(ExpLo), Avx512F.Min(Vector512.Create(ExpHi), x));
         var n = Vector512.Round(x * Vector512.Create(Log2E));

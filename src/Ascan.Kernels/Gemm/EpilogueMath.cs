@@ -129,6 +129,8 @@ public static unsafe class EpilogueMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Reciprocal(Vector512<float> d)
     {
+        // Without AVX-512 (a JIT-time constant) Vector512 is emulated: a plain divide, so the kernels still run there.
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return Vector512<float>.One / d;
         var e = System.Runtime.Intrinsics.X86.Avx512F.Reciprocal14(d);
         return e * Vector512.FusedMultiplyAdd(-d, e, Vector512.Create(2f));
     }
