@@ -104,13 +104,13 @@ public class CheckpointVerbTests(TrainedRun run) : IClassFixture<TrainedRun>, ID
     [Fact]
     public void Eval_WrongModel_PrintsASummaryNamingTheStoredModel_FullListOnlyWithVerbose()
     {
-        var (code, _, err) = Invoke(EvalCommand.Create(), "--model", "resnet18", "--weights", run.Last, "--data", run.Data, "--json");
+        var (code, _, err) = Invoke(EvalCommand.Create(), "--model", "ascan_t", "--weights", run.Last, "--data", run.Data, "--json");
         Assert.Equal(1, code);
-        Assert.Contains("the weights are for ascan_nano, not resnet18", err);
+        Assert.Contains("the weights are for ascan_nano, not ascan_t", err);
         Assert.Matches(@"\d+ missing, \d+ unexpected, \d+ shape-mismatched keys", err);
         Assert.Contains("--verbose lists every key", err);
         Assert.True(err.Split('\n').Length < 10, err);
-        var (verboseCode, _, verbose) = Invoke(EvalCommand.Create(), "--model", "resnet18", "--weights", run.Last, "--data", run.Data, "--json", "--verbose");
+        var (verboseCode, _, verbose) = Invoke(EvalCommand.Create(), "--model", "ascan_t", "--weights", run.Last, "--data", run.Data, "--json", "--verbose");
         Assert.Equal(1, verboseCode);
         Assert.True(verbose.Split('\n').Length > 50, verbose);
     }

@@ -157,6 +157,7 @@ public class FlagBindingTests
         new(["--data", "other", "--weights", "w"], o => o.Data, "other", Alone: true),
         new(["--json"], o => o.Json, true),
         new(["--use-ema"], o => o.UseEma, true),
+        new(["--verbose"], o => o.Verbose, true),
         new(["--batch-size", "8"], o => o.BatchSize, 8),
         new(["-b", "8"], o => o.BatchSize, 8),
         new(["--image-size", "96"], o => o.ImageSize, 96),
@@ -182,6 +183,7 @@ public class FlagBindingTests
         new(["--top-k", "3"], o => o.TopK, 3),
         new(["-k", "3"], o => o.TopK, 3),
         new(["--use-ema"], o => o.UseEma, true),
+        new(["--verbose"], o => o.Verbose, true),
         new(["--image-size", "96"], o => o.ImageSize, 96),
         new(["--json"], o => o.Json, true),
         new(["b.png"], o => string.Join(",", o.Images), "a.png,b.png"), // the IMAGE arguments
@@ -221,6 +223,8 @@ public class FlagBindingTests
         new(["--input", "x.safetensors", "--model", "m", "--weights", "w", "--output", "y"], o => o.Input, "x.safetensors", Alone: true),
         new(["--output", "y.safetensors", "--model", "m", "--weights", "w", "--input", "i"], o => o.Output, "y.safetensors", Alone: true),
         new(["-o", "y.safetensors", "--model", "m", "--weights", "w", "--input", "i"], o => o.Output, "y.safetensors", Alone: true),
+        new(["--use-ema"], o => o.UseEma, true),
+        new(["--verbose"], o => o.Verbose, true),
     ];
     public static IEnumerable<object[]> InferLabels => Labels(InferTable);
 
@@ -281,6 +285,8 @@ public class FlagBindingTests
         new(["--json"], o => o.Json, true),
         new(["--profile"], o => o.Profile, true),
         new(["--weights", "w.safetensors"], o => o.Weights, Path.GetFullPath("w.safetensors")),
+        new(["--use-ema"], o => o.UseEma, true),
+        new(["--verbose"], o => o.Verbose, true),
         new(["--serve"], o => o.Serve, true),
         new(["--seed", "3"], o => o.Seed, 3UL),
     ];
