@@ -29,9 +29,9 @@ internal sealed record KernelBenchOptions
 internal static class BenchCommand
 {
     internal static ConfigBinder<ModelBenchOptions> ModelFlags() => new ConfigBinder<ModelBenchOptions>(new ModelBenchOptions())
-        .Add(SharedFlags.Model, o => o.Model, (o, v) => o with { Model = v })
+        .Add(SharedFlags.Model.WithHelp("Registered model name (ascan info --list); optional with --weights that store it."), o => o.Model, (o, v) => o with { Model = v })
         .Add(SharedFlags.BatchSize.WithHelp("Batch size."), o => o.Batch, (o, v) => o with { Batch = v })
-        .Add(SharedFlags.ImageSize.WithHelp("Input height and width (default: the model's)."), o => o.ImageSize, (o, v) => o with { ImageSize = v })
+        .Add(SharedFlags.ImageSize.WithHelp("Input height and width (default: the size --weights were trained at, else the model's)."), o => o.ImageSize, (o, v) => o with { ImageSize = v })
         .Add(new FlagName("--train", "Time a training step: forward, cross-entropy on random labels, backward, AdamW step, zero-grad."), o => o.Train, (o, v) => o with { Train = v })
         .Add(SharedFlags.Threads, o => o.Threads, (o, v) => o with { Threads = v })
         .Add(new FlagName("--steps", "Timed steps."), o => o.Steps, (o, v) => o with { Steps = v })
@@ -39,8 +39,10 @@ internal static class BenchCommand
         .Add(SharedFlags.NumClasses, o => o.NumClasses, (o, v) => o with { NumClasses = v })
         .Add(SharedFlags.Json.WithHelp("Print one JSON object {model, batch, image_size, mode, samples_per_sec, ms_per_step, gflops, peak_gflops, …}."), o => o.Json, (o, v) => o with { Json = v })
         .Add(new FlagName("--profile", "Also print the time per op type (forward and backward) over the timed steps."), o => o.Profile, (o, v) => o with { Profile = v })
-        .Add(SharedFlags.Weights.WithHelp("Load these weights (safetensors, PyTorch state-dict keys, strict) instead of the seeded random ones."),
+        .Add(SharedFlags.Weights.WithHelp("Load these weights (a training checkpoint, or safetensors with PyTorch state-dict keys, strict) instead of the seeded random ones."),
             o => o.Weights, (o, v) => o with { Weights = v == null ? null : Path.GetFullPath(v) })
+        .Add(SharedFlags.UseEma, o => o.UseEma, (o, v) => o with { UseEma = v })
+        .Add(SharedFlags.Verbose, o => o.Verbose, (o, v) => o with { Verbose = v })
         .Add(new FlagName("--serve", "Driven step by step from stdin (\"run N\" | \"rss\" | \"quit\"); used by bench/compare_torch.py."), o => o.Serve, (o, v) => o with { Serve = v })
         .Add(SharedFlags.Seed.WithHelp("Seed of the random weights and batch."), o => o.Seed, (o, v) => o with { Seed = v });
 
@@ -69,9 +71,9 @@ internal static class BenchCommand
         run ??= (o, r) =>
         {
             var err = r.InvocationConfiguration.Error;
-            if (string.IsNullOrEmpty(o.Model))
+            if (string.IsNullOrEmpty(o.Model) && o.Weights == null)
             {
-                err.WriteLine("bench: --model NAME is required (or use `ascan bench kernels`).");
+                err.WriteLine("bench: --model NAME (or --weights FILE that names its model) is required (or use `ascan bench kernels`).");
                 return 2;
             }
             return ModelBench.Run(o, r.InvocationConfiguration.Output, err, Console.In);

@@ -18,6 +18,7 @@ internal sealed record EvalOptions
     public string Data { get; init; } = "";
     public bool Json { get; init; }
     public bool UseEma { get; init; }
+    public bool Verbose { get; init; }
     public int BatchSize { get; init; } = 64;
     /// <summary>Null: <see cref="ImageSize.Resolve"/>'s order.</summary>
     public int? ImageSize { get; init; }
@@ -34,6 +35,7 @@ internal static class EvalCommand
         .Add(new FlagName("--data", "ImageFolder root (its val/ split is used when present)."), o => o.Data, (o, v) => o with { Data = v }, required: true)
         .Add(SharedFlags.Json.WithHelp("Print only {\"top1\", \"top5\", \"loss\", \"images\"} on stdout."), o => o.Json, (o, v) => o with { Json = v })
         .Add(SharedFlags.UseEma.WithHelp("Evaluate the checkpoint's EMA weights."), o => o.UseEma, (o, v) => o with { UseEma = v })
+        .Add(SharedFlags.Verbose, o => o.Verbose, (o, v) => o with { Verbose = v })
         .Add(SharedFlags.BatchSize, o => o.BatchSize, (o, v) => o with { BatchSize = v }, check: SharedFlags.AtLeast(1))
         .Add(SharedFlags.ImageSize, o => o.ImageSize, (o, v) => o with { ImageSize = v }, check: v => v is null or >= 8 ? null : "must be at least 8")
         .Add(SharedFlags.Workers, o => o.Workers, (o, v) => o with { Workers = v }, check: SharedFlags.AtLeast(0))
@@ -47,24 +49,16 @@ internal static class EvalCommand
         var flags = Flags();
         flags.AddTo(cmd);
         run ??= Run;
-        cmd.SetAction(r =>
-        {
-            try
-            {
-                return run(flags.Bind(r, flags.Defaults));
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or UnauthorizedAccessException)
-            {
-                r.InvocationConfiguration.Error.WriteLine($"eval: {e.Message}");
-                return 2;
-            }
-        });
+        cmd.SetAction(r => run(flags.Bind(r, flags.Defaults)));
         return cmd;
     }
 
     private static int Run(EvalOptions o)
     {
-        var loaded = ModelLoader.Load(o.Model, o.Weights, o.UseEma, o.ImageSize);
+        var loaded = ModelLoader.Load(o.Weights, new LoadOptions
+        {
+            Model = o.Model, UseEma = o.UseEma, ImageSize = o.ImageSize, Verbose = o.Verbose, Warnings = Console.Error,
+        });
         var result = Run(loaded, o.Data, o.BatchSize, o.Workers, !o.Json);
         string? dir = ResultFolder(o, loaded.ModelName, DateTime.Now);
         string? picture = null;
@@ -93,7 +87,7 @@ internal static class EvalCommand
         return RunFolders.New(Path.Combine("runs", "eval"), model, now);
     }
 
-    /// <summary>Evaluates <paramref name="m"/> on DIR/val (or DIR) with the model's eval transform at its training size.</summary>
+    /// <summary>Evaluates <paramref name="m"/> on DIR/val (or DIR) with the eval transform of its data config (stored, else the model's) at its training size.</summary>
     internal static EvalResult Run(LoadedClassifier m, string dataDir, int batchSize, int workers, bool showProgress, bool keepPredictions = false)
     {
         var set = new ImageFolderDataset(ImageFolderDataset.ResolveSplit(dataDir, "val"), m.ClassNames);

@@ -6,6 +6,7 @@ using Ascan.Cli.Flags;
 using Ascan.Core;
 using Ascan.Core.IO;
 using Ascan.Models;
+using Ascan.Training.Eval;
 
 namespace Ascan.Cli;
 
@@ -23,8 +24,11 @@ internal sealed record InfoOptions
 /// <summary>What `ascan infer` runs with.</summary>
 internal sealed record InferOptions
 {
-    public string Model { get; init; } = "";
+    /// <summary>Null: the name stored in the weights.</summary>
+    public string? Model { get; init; }
     public int? NumClasses { get; init; }
+    public bool UseEma { get; init; }
+    public bool Verbose { get; init; }
     public string Weights { get; init; } = "";
     public string Input { get; init; } = "";
     public string Output { get; init; } = "";
@@ -84,7 +88,7 @@ internal static class ModelCommands
     private static int RunInfo(string name, int? imageSize, bool json)
     {
         var entry = ModelRegistry.Get(name);
-        int size = ImageSize.Resolve(imageSize, checkpoint: null, entry.Config.InputSize);
+        int size = ImageSize.Resolve(imageSize, stored: null, entry.Config.InputSize);
         // Built for the size asked (ViT's position embeddings depend on it), as bench builds it.
         var m = ModelRegistry.CreateClassifier(name, new ModelOptions { ImageSize = imageSize });
         m.Eval();
@@ -125,10 +129,12 @@ internal static class ModelCommands
     }
 
     internal static ConfigBinder<InferOptions> InferFlags() => new ConfigBinder<InferOptions>(new InferOptions())
-        .Add(SharedFlags.Model, o => o.Model, (o, v) => o with { Model = v }, required: true)
+        .Add(SharedFlags.Model.WithHelp("Registered model name (optional for weights train wrote, which store it)."), o => o.Model, (o, v) => o with { Model = v })
         .Add(SharedFlags.NumClasses.WithHelp("Number of classes of the weights (default: read from the weights' classifier)."), o => o.NumClasses, (o, v) => o with { NumClasses = v },
             check: v => v is null or >= 1 ? null : "must be at least 1")
-        .Add(SharedFlags.Weights.WithHelp("Model weights (safetensors, PyTorch state-dict keys)."), o => o.Weights, (o, v) => o with { Weights = v }, required: true)
+        .Add(SharedFlags.Weights.WithHelp("Training checkpoint or model weights (safetensors, PyTorch state-dict keys)."), o => o.Weights, (o, v) => o with { Weights = v }, required: true)
+        .Add(SharedFlags.UseEma, o => o.UseEma, (o, v) => o with { UseEma = v })
+        .Add(SharedFlags.Verbose, o => o.Verbose, (o, v) => o with { Verbose = v })
         .Add(new FlagName("--input", "safetensors file holding a tensor named 'input' (B, 3, H, W)."), o => o.Input, (o, v) => o with { Input = v }, required: true)
         .Add(SharedFlags.Output.WithHelp("safetensors file to write; the result is named 'output'."), o => o.Output, (o, v) => o with { Output = v }, required: true);
 
@@ -139,33 +145,22 @@ internal static class ModelCommands
         var flags = InferFlags();
         flags.AddTo(cmd);
         run ??= RunInfer;
-        cmd.SetAction(r =>
-        {
-            try
-            {
-                return run(flags.Bind(r, flags.Defaults));
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or Ascan.Nn.StateDictException or KeyNotFoundException)
-            {
-                r.InvocationConfiguration.Error.WriteLine($"infer: {e.Message}");
-                return 1;
-            }
-        });
+        cmd.SetAction(r => run(flags.Bind(r, flags.Defaults)));
         return cmd;
     }
 
     private static int RunInfer(InferOptions o)
     {
-        var m = ModelRegistry.CreateClassifier(o.Model, new ModelOptions { NumClasses = o.NumClasses });
-        var state = TensorFile.Load(Path.GetFullPath(o.Weights));
-        // Without --num-classes the classes are those of the weights' own classifier (0: a headless backbone).
-        if (o.NumClasses == null && m.NumClassesIn(state) is int n && n != m.NumClasses) m.ResetClassifier(n);
-        m.LoadStateDict(state, strict: true);
-        m.Eval();
         var inFile = SafetensorsFile.Open(Path.GetFullPath(o.Input));
         if (!inFile.Contains("input"))
             throw new ArgumentException($"{inFile.Path}: no tensor named 'input' (found: {string.Join(", ", inFile.Names.Take(8))}).");
         var x = TensorFile.Read(inFile, "input");
+        // The input gives the image size; without --num-classes the classes are the weights' (0: a headless backbone).
+        var m = ModelLoader.Load(o.Weights, new LoadOptions
+        {
+            Model = string.IsNullOrEmpty(o.Model) ? null : o.Model, NumClasses = o.NumClasses, UseEma = o.UseEma, Verbose = o.Verbose,
+            ImageSize = x.Rank == 4 ? x.Dim(2) : null, AllowHeadless = true, Warnings = Console.Error,
+        }).Model;
         Tensor y;
         using (Autograd.NoGrad()) y = m.Forward(x);
         string output = Path.GetFullPath(o.Output);

@@ -20,6 +20,7 @@ internal sealed record PredictOptions
     public string Weights { get; init; } = "";
     public int TopK { get; init; } = 5;
     public bool UseEma { get; init; }
+    public bool Verbose { get; init; }
     /// <summary>Null: <see cref="ImageSize.Resolve"/>'s order.</summary>
     public int? ImageSize { get; init; }
     public bool Json { get; init; }
@@ -34,6 +35,7 @@ internal static class PredictCommand
         .Add(SharedFlags.Weights, o => o.Weights, (o, v) => o with { Weights = v }, required: true)
         .Add(new FlagName("--top-k", "Classes to show per image.", ["-k"]), o => o.TopK, (o, v) => o with { TopK = v }, check: SharedFlags.AtLeast(1))
         .Add(SharedFlags.UseEma, o => o.UseEma, (o, v) => o with { UseEma = v })
+        .Add(SharedFlags.Verbose, o => o.Verbose, (o, v) => o with { Verbose = v })
         .Add(SharedFlags.ImageSize, o => o.ImageSize, (o, v) => o with { ImageSize = v }, check: v => v is null or >= 8 ? null : "must be at least 8")
         .Add(SharedFlags.Json.WithHelp("Print one JSON array: [{image, top: [{class, index, prob}]}]."), o => o.Json, (o, v) => o with { Json = v });
 
@@ -58,7 +60,10 @@ internal static class PredictCommand
 
     private static int Run(PredictOptions o)
     {
-        var m = ModelLoader.Load(o.Model, o.Weights, o.UseEma, o.ImageSize);
+        var m = ModelLoader.Load(o.Weights, new LoadOptions
+        {
+            Model = o.Model, UseEma = o.UseEma, ImageSize = o.ImageSize, Verbose = o.Verbose, Warnings = Console.Error,
+        });
         var files = ExpandImages(o.Images);
         var results = Predict(m, files, o.TopK, Console.Error);
         if (o.Json)

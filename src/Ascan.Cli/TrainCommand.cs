@@ -1,5 +1,6 @@
 // `ascan train`: train a registered classifier on an ImageFolder (timm train.py's options in one typed config).
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Ascan.Cli.Flags;
 using Ascan.Models;
 using Ascan.Training.Reporting;
@@ -59,11 +60,11 @@ internal static class TrainCommand
     internal static Command Verb(string name, string what, TrainConfig defaults, Func<TrainConfig, int> run,
         Func<ConfigBinder<TrainConfig>, ConfigBinder<TrainConfig>>? taskFlags = null)
     {
-        var cmd = new Command(name, what + " Writes OUT/config.json, summary.csv, curves.svg, last/best.safetensors (and " +
-            "recovery.safetensors on Ctrl+C; continue with --resume). Settings come from the defaults, then --config FILE.json " +
-            "(or the checkpoint given to --resume), then the flags.");
+        var cmd = new Command(name, what + " Writes OUT/config.json, summary.csv, curves.svg, last/best.safetensors, model.safetensors " +
+            "(best's plain weights) and recovery.safetensors on Ctrl+C or SIGTERM (continue with --resume). Settings come from the " +
+            "defaults, then --config FILE.json (or the checkpoint given to --resume), then the flags.");
         var config = new Option<string?>("--config") { Description = "JSON file of settings (snake_case keys as in OUT/config.json)." };
-        var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from exactly (recovery, last or best)." };
+        var resume = new Option<string?>("--resume") { Description = "Checkpoint to continue from exactly (recovery, last or best), in the run's own folder with its dataset (--data / --output override them). A finished run says so and exits 0." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Train into an --output folder that already holds a run, replacing its checkpoints, summary and curves. [default: false]" };
         cmd.Options.Add(config);
         cmd.Options.Add(resume);
@@ -72,8 +73,16 @@ internal static class TrainCommand
         flags.AddTo(cmd);
 
         // A failure escapes to CliRunner, which reports it in one line with the exit code for its kind.
-        cmd.SetAction(r => run(PlaceRun(Resolve(r, flags, r.GetValue(config), r.GetValue(resume)),
-            outputGiven: flags.IsGiven("output", r), r.GetValue(overwrite), defaultOutput: defaults.Output)));
+        cmd.SetAction(r =>
+        {
+            var c = Resolve(r, flags, r.GetValue(config), r.GetValue(resume));
+            if (c.Resume != null && ResumeCheck.Finished(c.Resume, Checkpoint.ReadInfo(c.Resume), c) is { } finished)
+            {
+                r.InvocationConfiguration.Error.WriteLine($"{CliRunner.Name(r)}: {finished}");
+                return 0;
+            }
+            return run(PlaceRun(c, outputGiven: flags.IsGiven("output", r), r.GetValue(overwrite), defaultOutput: defaults.Output));
+        });
         return cmd;
     }
 
@@ -83,14 +92,40 @@ internal static class TrainCommand
     /// </summary>
     private static TrainConfig Resolve(ParseResult r, ConfigBinder<TrainConfig> flags, string? configPath, string? resumePath)
     {
-        var c = configPath != null ? TrainConfig.Load(configPath)
-            : resumePath != null ? Checkpoint.ReadConfig(resumePath)
-            : flags.Defaults;
-        var stored = c;
+        TrainConfig? stored = resumePath != null ? ResumeBase(resumePath) : null;
+        var c = configPath != null ? TrainConfig.Load(configPath) : stored ?? flags.Defaults;
         c = flags.Bind(r, c) with { Resume = resumePath };
-        if (resumePath != null && c.Model != stored.Model)
+        if (stored != null && c.Model != stored.Model)
             throw new ArgumentException($"--model {c.Model}: the checkpoint {resumePath} is a run of {stored.Model}; a run resumes with its own model (drop --model, or start a new run).");
-        return c.FirstProblem() is { } p ? throw new ArgumentException($"{flags.NameOf(p.Setting, r)} {p.Problem}") : c;
+        if (c.FirstProblem() is { } p) throw new ArgumentException($"{flags.NameOf(p.Setting, r)} {p.Problem}");
+        if (stored != null) ResumeNotes(r, flags, stored, c);
+        return c;
+    }
+
+    /// <summary>
+    /// The checkpoint's config as the base of a resumed run. Its dataset and output are absolute paths (so the run
+    /// continues in its own folder from any working directory); a checkpoint written before they were stored
+    /// absolute gets its own folder as output, where the trainer wrote it.
+    /// </summary>
+    private static TrainConfig ResumeBase(string resumePath)
+    {
+        var c = Checkpoint.ReadConfig(resumePath);
+        return Path.IsPathRooted(c.Output) ? c : c with { Output = Path.GetDirectoryName(Path.GetFullPath(resumePath))! };
+    }
+
+    /// <summary>Says on stderr which flags override the checkpoint's paths and which settings differ from the checkpoint's.</summary>
+    private static void ResumeNotes(ParseResult r, ConfigBinder<TrainConfig> flags, TrainConfig stored, TrainConfig c)
+    {
+        var err = r.InvocationConfiguration.Error;
+        static string Full(string p) => p.Length == 0 ? p : Path.GetFullPath(p);
+        if (flags.IsGiven("data", r) && Full(c.Data) != Full(stored.Data))
+            err.WriteLine($"train: --data overrides the checkpoint's dataset path {stored.Data}");
+        if (flags.IsGiven("output", r) && Full(c.Output) != Full(stored.Output))
+            err.WriteLine($"train: --output overrides the checkpoint's output folder {stored.Output}");
+        var changes = ResumeCheck.Changes(stored, c);
+        if (changes.Count > 0)
+            err.WriteLine("train: resuming with settings that differ from the checkpoint's (the run will not match an uninterrupted one): " +
+                string.Join(", ", changes.Select(ch => $"{flags.NameOf(ch.Key, r)} {ch.Now} (checkpoint: {ch.Stored})")));
     }
 
     /// <summary>
@@ -126,7 +161,8 @@ internal static class TrainCommand
 
     /// <summary>
     /// Trains with <paramref name="c"/>: loaders over c.Data, the registered model, a progress bar on stderr, and
-    /// Ctrl+C writing a recovery checkpoint. Returns 0 when done, 130 when interrupted, 3 when training diverged.
+    /// Ctrl+C (SIGINT) or SIGTERM (what schedulers send) writing a recovery checkpoint. Returns 0 when done, 130 when
+    /// interrupted by Ctrl+C, 143 by SIGTERM (128 + the signal, as a shell reports it), 3 when training diverged.
     /// </summary>
     internal static int Run(TrainConfig c, TextWriter stdout, out TrainResult? result)
     {
@@ -152,8 +188,9 @@ internal static class TrainCommand
     }
 
     /// <summary>
-    /// Runs <paramref name="trainer"/> with the progress bar on stderr and Ctrl+C writing a recovery checkpoint, for
-    /// every task's train verb. Returns 0 when done, 130 when interrupted, 3 when training diverged.
+    /// Runs <paramref name="trainer"/> with the progress bar on stderr and Ctrl+C (SIGINT) or SIGTERM (what schedulers
+    /// send) writing a recovery checkpoint, for every task's train verb. Returns 0 when done, 130 when interrupted by
+    /// Ctrl+C, 143 by SIGTERM (128 + the signal, as a shell reports it), 3 when training diverged.
     /// </summary>
     internal static int RunTrainer(Trainer trainer, string verb, out TrainResult? result)
     {
@@ -161,15 +198,23 @@ internal static class TrainCommand
         var bar = ProgressBar.ForStderr(trainer.Config.LogInterval);
         trainer.OnStep = bar.Report;
         using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        int interruptCode = 130;
+        // Returns false when already stopping: a second signal then ends the process at once.
+        bool Stop(string what, int code)
         {
-            if (cts.IsCancellationRequested) return; // a second Ctrl+C ends the process at once
-            e.Cancel = true;
-            cts.Cancel();
+            lock (cts)
+            {
+                if (cts.IsCancellationRequested) return false;
+                interruptCode = code;
+                cts.Cancel();
+            }
             bar.Break();
-            Console.Error.WriteLine($"{verb}: interrupted — finishing this step and writing a recovery checkpoint (Ctrl+C again to abort)");
-        };
+            Console.Error.WriteLine($"{verb}: {what} — finishing this step and writing a recovery checkpoint ({what} again to abort)");
+            return true;
+        }
+        ConsoleCancelEventHandler onCancel = (_, e) => e.Cancel = Stop("Ctrl+C", 130);
         Console.CancelKeyPress += onCancel;
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => ctx.Cancel = Stop("SIGTERM", 143));
         try
         {
             result = trainer.Run(cts.Token);
@@ -184,6 +229,6 @@ internal static class TrainCommand
         {
             Console.CancelKeyPress -= onCancel;
         }
-        return result.Completed ? 0 : 130;
+        return result.Completed ? 0 : interruptCode;
     }
 }

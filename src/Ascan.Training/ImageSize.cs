@@ -1,18 +1,24 @@
-// The one place an input size is resolved: the flag, else the checkpoint's training size, else the model's default.
-using Ascan.Training.Train;
-
+// The one place an input size is resolved: the flag, else the size the weights were trained at, else the model's default.
 namespace Ascan.Training;
 
 /// <summary>Resolves the input size every verb and loader runs at, in one order.</summary>
 public static class ImageSize
 {
     /// <summary>The order <see cref="Resolve"/> applies, as --help states it.</summary>
-    public const string Order = "the checkpoint's training size, else the model's input size";
+    public const string Order = "the training size stored in the weights, else the model's input size";
 
     /// <summary>
-    /// The input size a verb runs at: <paramref name="flag"/> (--image-size) when given, else the size the checkpoint
-    /// was trained at (<paramref name="checkpoint"/>.ImageSize, itself null when training used the model's), else
-    /// <paramref name="modelDefault"/>, the registered model's input size.
+    /// The input size a verb runs at: <paramref name="flag"/> (--image-size) when given, else <paramref name="stored"/>,
+    /// the size the weights were trained at (<see cref="Train.WeightsInfo.TrainedImageSize"/>), else
+    /// <paramref name="modelDefault"/>, the registered model's input size. With <paramref name="warnings"/>, a guess
+    /// (neither the flag nor the file gives the size) is said there, naming <paramref name="source"/> and the size used:
+    /// weights trained at another size give poor results without any other sign.
     /// </summary>
-    public static int Resolve(int? flag, TrainConfig? checkpoint, int modelDefault) => flag ?? checkpoint?.ImageSize ?? modelDefault;
+    public static int Resolve(int? flag, int? stored, int modelDefault, TextWriter? warnings = null, string? source = null)
+    {
+        if (flag == null && stored == null)
+            warnings?.WriteLine($"warning: {(source != null ? $"'{source}'" : "the weights")} does not say what image size it was trained at " +
+                $"and --image-size is not given: using the model's input size, {modelDefault} px. Pass --image-size N if it was trained at another size.");
+        return flag ?? stored ?? modelDefault;
+    }
 }

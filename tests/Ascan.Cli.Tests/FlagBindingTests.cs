@@ -163,6 +163,7 @@ public class FlagBindingTests
         new(["--data", "other", "--weights", "w"], o => o.Data, "other", Alone: true),
         new(["--json"], o => o.Json, true),
         new(["--use-ema"], o => o.UseEma, true),
+        new(["--verbose"], o => o.Verbose, true),
         new(["--batch-size", "8"], o => o.BatchSize, 8),
         new(["-b", "8"], o => o.BatchSize, 8),
         new(["--image-size", "96"], o => o.ImageSize, 96),
@@ -188,6 +189,7 @@ public class FlagBindingTests
         new(["--top-k", "3"], o => o.TopK, 3),
         new(["-k", "3"], o => o.TopK, 3),
         new(["--use-ema"], o => o.UseEma, true),
+        new(["--verbose"], o => o.Verbose, true),
         new(["--image-size", "96"], o => o.ImageSize, 96),
         new(["--json"], o => o.Json, true),
         new(["b.png"], o => string.Join(",", o.Images), "a.png,b.png"), // the IMAGE arguments
@@ -227,6 +229,8 @@ public class FlagBindingTests
         new(["--input", "x.safetensors", "--model", "m", "--weights", "w", "--output", "y"], o => o.Input, "x.safetensors", Alone: true),
         new(["--output", "y.safetensors", "--model", "m", "--weights", "w", "--input", "i"], o => o.Output, "y.safetensors", Alone: true),
         new(["-o", "y.safetensors", "--model", "m", "--weights", "w", "--input", "i"], o => o.Output, "y.safetensors", Alone: true),
+        new(["--use-ema"], o => o.UseEma, true),
+        new(["--verbose"], o => o.Verbose, true),
     ];
     public static IEnumerable<object[]> InferLabels => Labels(InferTable);
 
@@ -289,6 +293,8 @@ public class FlagBindingTests
         new(["--json"], o => o.Json, true),
         new(["--profile"], o => o.Profile, true),
         new(["--weights", "w.safetensors"], o => o.Weights, Path.GetFullPath("w.safetensors")),
+        new(["--use-ema"], o => o.UseEma, true),
+        new(["--verbose"], o => o.Verbose, true),
         new(["--serve"], o => o.Serve, true),
         new(["--seed", "3"], o => o.Seed, 3UL),
     ];
@@ -408,11 +414,18 @@ public class FlagBindingTests
     }
 
     [Fact]
-    public void ImageSize_Resolve_FlagThenCheckpointThenModel()
+    public void ImageSize_Resolve_FlagThenStoredThenModel_WarnsOnlyWhenGuessing()
     {
-        Assert.Equal(96, ImageSize.Resolve(96, new TrainConfig { ImageSize = 64 }, 224));
-        Assert.Equal(64, ImageSize.Resolve(null, new TrainConfig { ImageSize = 64 }, 224));
-        Assert.Equal(224, ImageSize.Resolve(null, new TrainConfig(), 224));
-        Assert.Equal(224, ImageSize.Resolve(null, null, 224));
+        var warn = new StringWriter();
+        Assert.Equal(96, ImageSize.Resolve(96, 64, 224, warn, "w.safetensors"));
+        Assert.Equal(64, ImageSize.Resolve(null, 64, 224, warn, "w.safetensors"));
+        Assert.Equal(96, ImageSize.Resolve(96, null, 224, warn, "w.safetensors"));
+        Assert.Equal("", warn.ToString());
+        Assert.Equal(224, ImageSize.Resolve(null, null, 224, warn, "w.safetensors"));
+        Assert.Contains("'w.safetensors' does not say what image size it was trained at", warn.ToString());
+        Assert.Contains("224 px", warn.ToString());
+        Assert.Equal(64, new WeightsInfo { Config = new TrainConfig { ImageSize = 64 } }.TrainedImageSize);
+        Assert.Equal(224, new WeightsInfo { Config = new TrainConfig { Model = "ascan_nano" } }.TrainedImageSize); // trained at the model's size
+        Assert.Null(new WeightsInfo().TrainedImageSize);
     }
 }

@@ -91,7 +91,7 @@ public class EvalTests
         var e = Assert.Throws<ArgumentException>(() => ModelLoader.Load(null, dir.File("w.safetensors")));
         Assert.Contains("--model", e.Message);
         ClassMap.Write(dir.Path, ["cat", "dog"]);
-        var mismatch = Assert.Throws<InvalidDataException>(() => ModelLoader.Load("ascan_nano", dir.File("w.safetensors")));
+        var mismatch = Assert.Throws<WeightsMismatchException>(() => ModelLoader.Load("ascan_nano", dir.File("w.safetensors")));
         Assert.Contains("w.safetensors", mismatch.Message);
     }
 }

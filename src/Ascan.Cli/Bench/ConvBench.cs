@@ -53,7 +53,7 @@ internal static class ConvBench
         if (!presets.Contains(model))
             throw new ArgumentException($"--model {model}: bench conv times the convolutions of an AsCAN preset ({string.Join(", ", presets)}); use bench --model {model} for the whole model.");
         var config = AscanConfig.Preset(model);
-        int size = ImageSize.Resolve(imageSize, checkpoint: null, config.ImageSize);
+        int size = ImageSize.Resolve(imageSize, stored: null, config.ImageSize);
         int old = KernelPool.Threads;
         try
         {

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Ascan.Training;
+using Ascan.Training.Eval;
 using Ascan.Cli.Flags;
 using Ascan.Core;
 using Ascan.Core.IO;
@@ -31,8 +32,10 @@ internal sealed record ModelBenchOptions
     public int? NumClasses { get; init; }
     public bool Json { get; init; }
     public bool Profile { get; init; }
-    /// <summary>Strict-loaded safetensors state dict (PyTorch keys), e.g. the weights bench/compare_torch.py shares.</summary>
+    /// <summary>A training checkpoint or a strict-loaded state dict (PyTorch keys), e.g. the weights bench/compare_torch.py shares.</summary>
     public string? Weights { get; init; }
+    public bool UseEma { get; init; }
+    public bool Verbose { get; init; }
     /// <summary>Step on request from stdin instead of a timed run (the protocol bench/compare_torch.py drives).</summary>
     public bool Serve { get; init; }
     public ulong Seed { get; init; }
@@ -54,10 +57,10 @@ internal static class ModelBench
 {
     public static int Run(ModelBenchOptions o, TextWriter output, TextWriter log, TextReader input)
     {
-        ModelEntry entry;
+        ModelEntry? entry;
         try
         {
-            entry = ModelRegistry.Get(o.Model);
+            entry = string.IsNullOrEmpty(o.Model) ? null : ModelRegistry.Get(o.Model);
             Validate(o);
         }
         catch (ArgumentException e)
@@ -66,19 +69,30 @@ internal static class ModelBench
             return 2;
         }
         int threads = o.Threads ?? Environment.ProcessorCount;
-        int size = ImageSize.Resolve(o.ImageSize, checkpoint: null, entry.Config.InputSize);
         int oldThreads = KernelPool.Threads;
         try
         {
             KernelPool.Threads = threads;
-            var runner = StepRunner.Create(o, size);
+            ClassifierModel? loaded = null;
+            int size;
+            if (o.Weights != null)
+            {
+                // Checkpoints and plain weights through the one loader: model name, classes and size from the file when not given.
+                var l = ModelLoader.Load(o.Weights, new LoadOptions
+                {
+                    Model = entry?.Name, UseEma = o.UseEma, ImageSize = o.ImageSize, NumClasses = o.NumClasses, Verbose = o.Verbose,
+                    AllowHeadless = true, Warnings = log,
+                });
+                (loaded, size, o) = (l.Model, l.ImageSize, o with { Model = l.ModelName });
+            }
+            else size = ImageSize.Resolve(o.ImageSize, stored: null, entry!.Config.InputSize);
+            var runner = StepRunner.Create(o, size, loaded);
             if (o.Serve) return Serve(runner, o, size, threads, output, log, input);
             return Timed(runner, o, size, threads, output);
         }
         catch (Exception e) when (e is ArgumentException or IOException or StateDictException or KeyNotFoundException or SafetensorsFormatException)
         {
-            log.WriteLine($"bench: {e.Message}");
-            return 1;
+            return CliRunner.Report(log, "bench", e);
         }
         finally
         {
@@ -262,10 +276,10 @@ internal static class ModelBench
             Parameters = model.ParameterCount;
         }
 
-        public static StepRunner Create(ModelBenchOptions o, int size)
+        /// <param name="loaded">The model with --weights loaded (<see cref="ModelLoader"/>); null: seeded random weights.</param>
+        public static StepRunner Create(ModelBenchOptions o, int size, ClassifierModel? loaded)
         {
-            var model = ModelRegistry.CreateClassifier(o.Model, new ModelOptions { NumClasses = o.NumClasses, ImageSize = o.ImageSize, Seed = o.Seed });
-            if (o.Weights != null) model.LoadStateDict(TensorFile.Load(o.Weights), strict: true);
+            var model = loaded ?? ModelRegistry.CreateClassifier(o.Model, new ModelOptions { NumClasses = o.NumClasses, ImageSize = o.ImageSize, Seed = o.Seed });
             model.Train(o.Train);
             var rng = new Rng(o.Seed + 1);
             // Created outside any TensorScope: the batch persists across steps. NCHW, as the models' public input.

@@ -14,7 +14,8 @@ internal static class SharedFlags
     public static readonly FlagName TrainImages = new("--train-images", "Generated training images.", Deprecated: ["--train"]);
     public static readonly FlagName ValImages = new("--val-images", "Generated validation images.", Deprecated: ["--val"]);
     public static readonly FlagName Seed = new("--seed", "Random seed.");
-    public static readonly FlagName UseEma = new("--use-ema", "Use the checkpoint's EMA weights.");
+    public static readonly FlagName UseEma = new("--use-ema", "Use the training checkpoint's EMA weights instead of its model weights.");
+    public static readonly FlagName Verbose = new("--verbose", "On a weights/model key mismatch, list every key (default: counts and the first few).");
     public static readonly FlagName NumClasses = new("--num-classes", "Classifier classes (default: the model's).");
     public static readonly FlagName Json = new("--json", "Print JSON on stdout instead of text.");
     public static readonly FlagName Threads = new("--threads", "Kernel threads (default: all processors).");

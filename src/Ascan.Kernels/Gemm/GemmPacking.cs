@@ -235,7 +235,9 @@ internal static unsafe class GemmPacking
     /// <summary>Floats 6..13 of v as one 8-float vector.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Avx512Shift6(Vector512<float> v)
-        => System.Runtime.Intrinsics.X86.Avx512F.PermuteVar16x32(v, Vector512.Create(6, 7, 8, 9, 10, 11, 12, 13, 0, 0, 0, 0, 0, 0, 0, 0)).GetLower();
+        => System.Runtime.Intrinsics.X86.Avx512F.IsSupported
+            ? System.Runtime.Intrinsics.X86.Avx512F.PermuteVar16x32(v, Vector512.Create(6, 7, 8, 9, 10, 11, 12, 13, 0, 0, 0, 0, 0, 0, 0, 0)).GetLower()
+            : Vector256.Create(v.GetElement(6), v.GetElement(7), v.GetElement(8), v.GetElement(9), v.GetElement(10), v.GetElement(11), v.GetElement(12), v.GetElement(13));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Row(float* src, nint ld, int r, int rows)
@@ -321,23 +323,55 @@ internal static unsafe class GemmPacking
     }
 }
 
-/// <summary>AVX-512 shuffles used by the in-register 16×16 transpose.</summary>
+/// <summary>
+/// AVX-512 shuffles used by the in-register 16×16 transpose. Without AVX-512 (a JIT-time constant) each is done
+/// element by element, so the kernels that transpose in registers still run (slowly) on AVX2-only machines.
+/// </summary>
 internal static class Unpack
 {
+    private static bool Hw => System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Lo32(Vector512<float> a, Vector512<float> b) => System.Runtime.Intrinsics.X86.Avx512F.UnpackLow(a, b);
+    public static Vector512<float> Lo32(Vector512<float> a, Vector512<float> b) => Hw ? System.Runtime.Intrinsics.X86.Avx512F.UnpackLow(a, b) : Interleave(a, b, 0, 1);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Hi32(Vector512<float> a, Vector512<float> b) => System.Runtime.Intrinsics.X86.Avx512F.UnpackHigh(a, b);
+    public static Vector512<float> Hi32(Vector512<float> a, Vector512<float> b) => Hw ? System.Runtime.Intrinsics.X86.Avx512F.UnpackHigh(a, b) : Interleave(a, b, 2, 1);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Lo64(Vector512<float> a, Vector512<float> b)
-        => System.Runtime.Intrinsics.X86.Avx512F.UnpackLow(a.AsDouble(), b.AsDouble()).AsSingle();
+        => Hw ? System.Runtime.Intrinsics.X86.Avx512F.UnpackLow(a.AsDouble(), b.AsDouble()).AsSingle() : Interleave(a, b, 0, 2);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Hi64(Vector512<float> a, Vector512<float> b)
-        => System.Runtime.Intrinsics.X86.Avx512F.UnpackHigh(a.AsDouble(), b.AsDouble()).AsSingle();
+        => Hw ? System.Runtime.Intrinsics.X86.Avx512F.UnpackHigh(a.AsDouble(), b.AsDouble()).AsSingle() : Interleave(a, b, 2, 2);
     /// <summary>vshuff32x4: lanes 0,1 from a and 2,3 from b, each chosen by a 2-bit field of imm.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Shuffle128(Vector512<float> a, Vector512<float> b, [ConstantExpected] byte imm)
-        => System.Runtime.Intrinsics.X86.Avx512F.Shuffle4x128(a, b, imm);
+    {
+        if (Hw) return System.Runtime.Intrinsics.X86.Avx512F.Shuffle4x128(a, b, imm);
+        Span<float> r = stackalloc float[16];
+        for (int lane = 0; lane < 4; lane++)
+        {
+            int from = (imm >> (2 * lane)) & 3;
+            var src = lane < 2 ? a : b;
+            for (int e = 0; e < 4; e++) r[lane * 4 + e] = src.GetElement(from * 4 + e);
+        }
+        return Vector512.Create<float>(r);
+    }
+
+    /// <summary>
+    /// unpcklps/unpckhps (width 1) or unpcklpd/unpckhpd (width 2) per 128-bit lane: from element <paramref name="first"/>
+    /// of each lane on, groups of <paramref name="width"/> floats alternately from a and b.
+    /// </summary>
+    private static Vector512<float> Interleave(Vector512<float> a, Vector512<float> b, int first, int width)
+    {
+        Span<float> r = stackalloc float[16];
+        for (int lane = 0; lane < 4; lane++)
+            for (int e = 0; e < 4; e++)
+            {
+                int group = e / width, within = e % width;
+                var src = group % 2 == 0 ? a : b;
+                r[lane * 4 + e] = src.GetElement(lane * 4 + first + (group / 2) * width + within);
+            }
+        return Vector512.Create<float>(r);
+    }
 }
 
 /// <summary>Loads row r (16 floats) of a 16-row block for <see cref="GemmPacking.Transpose16To{TR}"/>.</summary>

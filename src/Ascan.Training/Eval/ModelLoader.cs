@@ -1,4 +1,6 @@
-// Builds a registered classifier from a weights file (training checkpoint or plain state dict) for eval and predict.
+// Builds a registered classifier from a weights file (training checkpoint or plain state dict) for infer, bench, eval
+// and predict: the one place weights are loaded, with what the file's metadata says filling in what flags leave out.
+using Ascan.Core;
 using Ascan.Models;
 using Ascan.Nn;
 using Ascan.Training.Train;
@@ -8,35 +10,117 @@ namespace Ascan.Training.Eval;
 /// <summary>A model ready for inference with what it needs around it: class names and the input size it was trained at.</summary>
 public sealed record LoadedClassifier(ClassifierModel Model, string ModelName, IReadOnlyList<string> ClassNames, int ImageSize, DataConfig Data);
 
+/// <summary>What the verbs' flags say about the model to load; null fields are taken from the file (see <see cref="ModelLoader.Load(string, LoadOptions)"/>).</summary>
+public sealed record LoadOptions
+{
+    /// <summary>--model; null: the name stored in the file.</summary>
+    public string? Model { get; init; }
+    /// <summary>--use-ema: a checkpoint's EMA weights instead of its model's.</summary>
+    public bool UseEma { get; init; }
+    /// <summary>--image-size; null: <see cref="Training.ImageSize.Resolve"/>'s order.</summary>
+    public int? ImageSize { get; init; }
+    /// <summary>--num-classes; null: the class names, else the weights' own classifier.</summary>
+    public int? NumClasses { get; init; }
+    /// <summary>--verbose: a key mismatch lists every key, not the first few.</summary>
+    public bool Verbose { get; init; }
+    /// <summary>A backbone without classifier is fine (infer, bench); eval and predict need one.</summary>
+    public bool AllowHeadless { get; init; }
+    /// <summary>Where a guessed image size is said (stderr in the CLI); null: nowhere.</summary>
+    public TextWriter? Warnings { get; init; }
+}
+
+/// <summary>Weights that do not fit the model: the message is the summary <see cref="ModelLoader"/> builds (counts, first keys, likely cause).</summary>
+public sealed class WeightsMismatchException(string message, StateDictException inner) : IOException(message, inner)
+{
+    public StateDictReport Report => ((StateDictException)InnerException!).Report;
+}
+
 public static class ModelLoader
 {
+    /// <summary>Keys of each kind a mismatch summary names without --verbose.</summary>
+    public const int KeysShown = 3;
+
+    /// <summary>Loads with only a model name, EMA choice and image size given (the demo and tests).</summary>
+    public static LoadedClassifier Load(string? modelName, string weightsPath, bool useEma = false, int? imageSize = null) =>
+        Load(weightsPath, new LoadOptions { Model = modelName, UseEma = useEma, ImageSize = imageSize });
+
     /// <summary>
-    /// Loads <paramref name="weightsPath"/> into model <paramref name="modelName"/> (null: the name stored in a training
-    /// checkpoint). Classes come from the checkpoint or the class map beside the file, else from the model's own
-    /// classifier in the weights (<see cref="ClassifierModel.HeadKey"/>, for every family); the image size from
-    /// <paramref name="imageSize"/>, else the training config, else the model's default.
-    /// Weights must match the model exactly; a mismatch names the file and every differing key.
+    /// Loads <paramref name="weightsPath"/>, a training checkpoint (its model or EMA weights) or a plain state dict.
+    /// Each setting comes from its flag in <paramref name="o"/>, else from the file's metadata (checkpoints and
+    /// train's model.safetensors store them), else from the registry: the model name (required from one of the two),
+    /// the classes (--num-classes, else the stored class names or the class map beside the file, else the width of
+    /// the weights' classifier, <see cref="ClassifierModel.HeadKey"/>), the image size (<see cref="ImageSize.Resolve"/>,
+    /// warning when it guesses) and the normalisation (the stored data config, else the model's). Weights must fit
+    /// the model exactly; a mismatch throws <see cref="WeightsMismatchException"/> with a summary and its likely cause.
     /// </summary>
-    public static LoadedClassifier Load(string? modelName, string weightsPath, bool useEma = false, int? imageSize = null)
+    public static LoadedClassifier Load(string weightsPath, LoadOptions o)
     {
-        var (state, classes) = Checkpoint.LoadWeights(weightsPath, useEma);
-        TrainConfig? trained = Checkpoint.IsCheckpoint(weightsPath) ? Checkpoint.ReadConfig(weightsPath) : null;
-        modelName ??= trained?.Model ?? throw new ArgumentException($"'{weightsPath}' is a plain weights file: pass --model NAME.");
+        var info = Checkpoint.ReadInfo(weightsPath, "weights file");
+        var (state, classes) = Checkpoint.LoadWeights(weightsPath, o.UseEma);
+        string modelName = o.Model ?? info.ModelName
+            ?? throw new ArgumentException($"'{weightsPath}' does not name its model (a plain weights file without metadata): pass --model NAME.");
         var entry = ModelRegistry.Get(modelName);
-        int size = ImageSize.Resolve(imageSize, trained, entry.Config.InputSize);
+        int size = ImageSize.Resolve(o.ImageSize, info.TrainedImageSize, entry.Config.InputSize, o.Warnings, weightsPath);
         var model = ModelRegistry.CreateClassifier(modelName, new ModelOptions { ImageSize = size });
-        int numClasses = classes?.Count ?? model.NumClassesIn(state) switch
+        int? inHead = model.NumClassesIn(state);
+        string classesFrom = o.NumClasses != null ? "--num-classes" : classes != null ? "the stored class names" : "the weights' classifier";
+        int numClasses = o.NumClasses ?? classes?.Count ?? inHead switch
         {
-            null => throw new ArgumentException($"Cannot tell the number of classes of '{weightsPath}': no class map (class_map.txt) beside it, and model '{modelName}' does not name its classifier."),
-            0 => throw new ArgumentException($"'{weightsPath}' holds no classifier for model '{modelName}' (no '{model.HeadKey}.weight'): a headless backbone cannot classify."),
+            null => throw new ArgumentException($"Cannot tell the number of classes of '{weightsPath}': no class names in it or class map (class_map.txt) beside it, and model '{modelName}' does not name its classifier; pass --num-classes N."),
+            0 when !o.AllowHeadless => throw new ArgumentException($"'{weightsPath}' holds no classifier for model '{modelName}' (no '{model.HeadKey}.weight'): a headless backbone cannot classify."),
             int n => n,
         };
         if (numClasses != model.NumClasses) model.ResetClassifier(numClasses);
         try { model.LoadStateDict(state, strict: true); }
-        catch (StateDictException e) { throw new InvalidDataException($"Weights '{weightsPath}' do not fit model '{modelName}' with {numClasses} classes:\n{e.Report}", e); }
+        catch (StateDictException e)
+        {
+            throw new WeightsMismatchException(Summary(e.Report, weightsPath, modelName, numClasses, classesFrom, inHead, model.HeadKey, info, o), e);
+        }
         model.Eval();
+        if (classes != null && classes.Count != numClasses)
+            throw new ArgumentException($"--num-classes {numClasses} does not match the {classes.Count} class names stored in or beside '{weightsPath}'.");
         var names = classes ?? Enumerable.Range(0, numClasses).Select(i => $"class_{i}").ToList();
-        if (names.Count != numClasses) throw new InvalidDataException($"The class map beside '{weightsPath}' names {names.Count} classes, the model has {numClasses}.");
-        return new LoadedClassifier(model, modelName, names, size, entry.Config);
+        return new LoadedClassifier(model, modelName, names, size, info.Data ?? entry.Config);
+    }
+
+    /// <summary>
+    /// The mismatch message: counts of missing, unexpected and shape-mismatched keys, the likely cause, the first
+    /// <see cref="KeysShown"/> keys of each kind (every key with --verbose).
+    /// </summary>
+    internal static string Summary(StateDictReport r, string path, string modelName, int numClasses, string classesFrom, int? inHead,
+        string? headKey, WeightsInfo info, LoadOptions o)
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.Append($"Weights '{path}' do not fit model '{modelName}' with {numClasses} classes: ")
+          .Append($"{r.Missing.Count} missing, {r.Unexpected.Count} unexpected, {r.ShapeMismatches.Count} shape-mismatched keys.");
+        sb.AppendLine().Append("Likely cause: ").Append(Cause(r, modelName, numClasses, classesFrom, inHead, headKey, info, o)).Append('.');
+        if (o.Verbose) { sb.AppendLine().Append(r.ToString()); return sb.ToString(); }
+        void Some(string title, List<StateDictReport.Entry> list)
+        {
+            if (list.Count == 0) return;
+            sb.AppendLine().Append($"  {title}: {string.Join("; ", list.Take(KeysShown))}{(list.Count > KeysShown ? $"; … {list.Count - KeysShown} more" : "")}");
+        }
+        Some("missing", r.Missing);
+        Some("unexpected", r.Unexpected);
+        Some("shape-mismatched", r.ShapeMismatches);
+        if (r.Missing.Count > KeysShown || r.Unexpected.Count > KeysShown || r.ShapeMismatches.Count > KeysShown)
+            sb.AppendLine().Append("  (--verbose lists every key)");
+        return sb.ToString();
+    }
+
+    private static string Cause(StateDictReport r, string modelName, int numClasses, string classesFrom, int? inHead, string? headKey,
+        WeightsInfo info, LoadOptions o)
+    {
+        // A training checkpoint whose metadata was lost (renamed or re-saved): its keys carry the group prefixes.
+        int prefixed = r.Unexpected.Count(e => Checkpoint.Prefixes.Any(p => e.Key.StartsWith(p, StringComparison.Ordinal)));
+        if (r.Unexpected.Count > 0 && prefixed * 2 > r.Unexpected.Count)
+            return $"this is a training checkpoint{(info.ModelName != null ? $" of {info.ModelName}" : "")} (its keys carry the prefixes model., ema., optimizer.) " +
+                "without the metadata that marks it as one; load it with the trainer's own files (last/best.safetensors) or its model.safetensors export";
+        if (info.ModelName != null && info.ModelName != modelName)
+            return $"the weights are for {info.ModelName}, not {modelName} (drop --model to use the stored name)";
+        if (headKey != null && r.Missing.Count == 0 && r.Unexpected.Count == 0 && r.ShapeMismatches.Count > 0
+            && r.ShapeMismatches.All(e => e.Key.StartsWith(headKey + ".", StringComparison.Ordinal)))
+            return $"a wrong class count: the weights' classifier has {inHead} classes, the model was built with {numClasses} (from {classesFrom})";
+        return $"the weights were saved from another model than {modelName} (or another version of it); check --model";
     }
 }

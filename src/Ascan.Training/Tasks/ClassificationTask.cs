@@ -37,6 +37,10 @@ public sealed class ClassificationTask(Func<ClassifierModel> createModel, IBatch
 
     public override Module CreateModel() => createModel();
 
+    /// <summary>The registered model's data config at the run's image size, with the data's class count; null for an unregistered model.</summary>
+    public override DataConfig? Data(TrainConfig c) =>
+        ModelRegistry.All.FirstOrDefault(e => e.Name == c.Model) is { } e ? TrainData.DataConfigOf(c, e.Config, train.ClassNames.Count) : null;
+
     public override string Prepare(Module model)
     {
         var classes = train.ClassNames;

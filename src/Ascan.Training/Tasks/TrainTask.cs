@@ -24,6 +24,12 @@ public abstract class TrainTask
     /// <summary>Class names stored in checkpoints (empty when the task has none).</summary>
     public virtual IReadOnlyList<string> ClassNames => [];
 
+    /// <summary>
+    /// The data config the model is trained with (image size, normalisation, crop, classes), stored in every
+    /// checkpoint and the plain export so inference needs no flags; null when the task has none (the default).
+    /// </summary>
+    public virtual Ascan.Models.DataConfig? Data(TrainConfig c) => null;
+
     /// <summary>Builds the model to train; called again for the EMA copy, so it must build the same model each time.</summary>
     public abstract Module CreateModel();
 

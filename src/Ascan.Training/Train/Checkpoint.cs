@@ -1,5 +1,6 @@
 // Training checkpoints as one safetensors file: model, optimizer, EMA and pending gradients as tensors; position,
-// RNG states, config, class map, meters and history as metadata (the same for every task). Written atomically.
+// RNG states, config, class map, data config, meters and history as metadata (the same for every task). Written
+// atomically. Also the plain weights export (model.safetensors) and the one metadata reader both kinds share.
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -7,6 +8,7 @@ using Ascan.Core;
 using Ascan.Core.IO;
 using Ascan.Nn.Serialization;
 using Ascan.Data;
+using Ascan.Models;
 using Ascan.Training.Reporting;
 
 namespace Ascan.Training.Train;
@@ -74,6 +76,8 @@ public sealed class CheckpointData
     public required TrainPosition Position { get; init; }
     public required TrainConfig Config { get; init; }
     public IReadOnlyList<string> ClassNames { get; init; } = [];
+    /// <summary>The data the model was trained on (image size, normalisation, crop, classes); null when the model is not registered.</summary>
+    public DataConfig? Data { get; init; }
     /// <summary>Generator states by owner (module path of each Dropout/DropPath; "task:" + name for the task's own).</summary>
     public Dictionary<string, ulong[]> RngStates { get; init; } = new();
     public EpochMeters Meters { get; init; } = new();
@@ -82,10 +86,44 @@ public sealed class CheckpointData
     public int BestEpoch { get; init; } = -1;
 }
 
+/// <summary>
+/// What a weights file says about itself in its metadata (no tensors read): a training checkpoint or a plain export,
+/// the model it is for, its classes and the data config it was trained with. Every field is null when the file does
+/// not say (a state dict saved elsewhere).
+/// </summary>
+public sealed record WeightsInfo
+{
+    public bool IsCheckpoint { get; init; }
+    public bool HasEma { get; init; }
+    public string? ModelName { get; init; }
+    public IReadOnlyList<string>? ClassNames { get; init; }
+    /// <summary>The stored data config: InputSize is the training image size.</summary>
+    public DataConfig? Data { get; init; }
+    /// <summary>Checkpoints only: the training config and where the run stands.</summary>
+    public TrainConfig? Config { get; init; }
+    public TrainPosition? Position { get; init; }
+    public double BestMetric { get; init; } = double.NegativeInfinity;
+    public int BestEpoch { get; init; } = -1;
+
+    /// <summary>
+    /// The image size the weights were trained at: the stored data config's, else (checkpoints written before it
+    /// was stored) the training config's, whose null means the trained model's input size. Null when nothing says.
+    /// </summary>
+    public int? TrainedImageSize => Data?.InputSize ?? Config?.ImageSize
+        ?? (Config != null && ModelRegistry.All.FirstOrDefault(e => e.Name == Config.Model) is { } e ? e.Config.InputSize : null);
+}
+
 public static class Checkpoint
 {
     public const string Format = "ascan-train-checkpoint/1";
+    /// <summary>The format of the plain weights export (model.safetensors): a state dict with the checkpoint's model metadata.</summary>
+    public const string WeightsFormat = "ascan-weights/1";
     private const string ModelPrefix = "model.", OptimizerPrefix = "optimizer.", EmaPrefix = "ema.", GradPrefix = "grad.";
+    /// <summary>The key prefixes of a checkpoint's tensor groups (a state dict whose keys carry them is a checkpoint).</summary>
+    internal static readonly string[] Prefixes = [ModelPrefix, EmaPrefix, OptimizerPrefix, GradPrefix];
+
+    /// <summary>Metadata keys that describe the model (written into checkpoints and plain exports alike).</summary>
+    private const string ModelNameKey = "model_name", ClassesKey = "classes", DataKey = "data_config";
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -109,16 +147,17 @@ public static class Checkpoint
         var meta = new Dictionary<string, string>
         {
             ["format"] = Format,
-            ["model_name"] = c.Config.Model,
+            [ModelNameKey] = c.Config.Model,
             ["position"] = JsonSerializer.Serialize(c.Position, Json),
             ["config"] = c.Config.ToJson(),
-            ["classes"] = JsonSerializer.Serialize(c.ClassNames),
+            [ClassesKey] = JsonSerializer.Serialize(c.ClassNames),
             ["rng"] = JsonSerializer.Serialize(c.RngStates.ToDictionary(kv => kv.Key, kv => string.Join(",", kv.Value.Select(w => w.ToString("x16", CultureInfo.InvariantCulture))))),
             ["meters"] = JsonSerializer.Serialize(c.Meters, Json),
             ["history"] = JsonSerializer.Serialize(c.History, Json),
             ["best"] = JsonSerializer.Serialize(new BestEntry(c.BestMetric, c.BestEpoch), Json),
             ["has_ema"] = c.Ema != null ? "true" : "false",
         };
+        if (c.Data != null) meta[DataKey] = JsonSerializer.Serialize(c.Data, Json);
         string full = System.IO.Path.GetFullPath(path);
         string temp = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(full)!, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.partial");
         try
@@ -158,12 +197,52 @@ public static class Checkpoint
         SafetensorsFile.Open(path).Metadata.TryGetValue("format", out var f) && f == Format;
 
     /// <summary>The training config stored in a checkpoint (metadata only, no tensors read).</summary>
-    public static TrainConfig ReadConfig(string path)
+    public static TrainConfig ReadConfig(string path) =>
+        ReadInfo(path).Config ?? throw new InvalidDataException($"'{path}' is not a training checkpoint; it holds no training config.");
+
+    /// <summary>
+    /// What the metadata of a checkpoint or weights file says (no tensors read); see <see cref="WeightsInfo"/>. A path
+    /// that is no file is reported as not being <paramref name="what"/>.
+    /// </summary>
+    public static WeightsInfo ReadInfo(string path, string what = "safetensors file")
     {
+        SafetensorsFile.RequireFile(path, what);
         var meta = SafetensorsFile.Open(path).Metadata;
-        if (!meta.TryGetValue("format", out var f) || f != Format || !meta.TryGetValue("config", out var json))
-            throw new InvalidDataException($"'{path}' is not a training checkpoint; it holds no training config.");
-        return TrainConfig.FromJson(json, $"{path} (metadata 'config')");
+        T? Parse<T>(string key) where T : class
+        {
+            if (!meta.TryGetValue(key, out var v)) return null;
+            try { return JsonSerializer.Deserialize<T>(v, Json); }
+            catch (JsonException e) { throw new InvalidDataException($"'{path}': metadata '{key}' is malformed ({e.Message}).", e); }
+        }
+        bool checkpoint = meta.GetValueOrDefault("format") == Format;
+        var best = checkpoint ? Parse<BestEntry>("best") : null;
+        return new WeightsInfo
+        {
+            IsCheckpoint = checkpoint,
+            HasEma = checkpoint && meta.GetValueOrDefault("has_ema") == "true",
+            ModelName = meta.GetValueOrDefault(ModelNameKey),
+            ClassNames = Parse<List<string>>(ClassesKey) is { Count: > 0 } names ? names : null,
+            Data = Parse<DataConfig>(DataKey),
+            Config = checkpoint && meta.TryGetValue("config", out var json) ? TrainConfig.FromJson(json, $"{path} (metadata 'config')") : null,
+            Position = checkpoint ? Parse<TrainPosition>("position") : null,
+            BestMetric = best?.Metric ?? double.NegativeInfinity,
+            BestEpoch = best?.Epoch ?? -1,
+        };
+    }
+
+    /// <summary>
+    /// Writes the plain weights of checkpoint <paramref name="from"/> (its EMA weights with <paramref name="useEma"/>,
+    /// else its model's) to <paramref name="to"/>, atomically, as a state dict any loader takes, with the
+    /// checkpoint's model name, classes and data config in its metadata so eval and predict need no flags.
+    /// </summary>
+    public static void ExportWeights(string from, string to, bool useEma)
+    {
+        var (state, _) = LoadWeights(from, useEma);
+        var source = SafetensorsFile.Open(from).Metadata;
+        var meta = new Dictionary<string, string> { ["format"] = WeightsFormat, ["weights"] = useEma ? "ema" : "model" };
+        foreach (var key in new[] { ModelNameKey, ClassesKey, DataKey, "best" })
+            if (source.TryGetValue(key, out var v)) meta[key] = v;
+        SafetensorsState.Save(to, state, meta); // the IO layer writes a temporary file and renames it
     }
 
     public static CheckpointData Load(string path)
@@ -194,7 +273,8 @@ public static class Checkpoint
             PendingGrads = Strip(GradPrefix),
             Position = Parse<TrainPosition>("position"),
             Config = TrainConfig.FromJson(Meta("config"), $"{path} (metadata 'config')"),
-            ClassNames = Parse<List<string>>("classes"),
+            ClassNames = Parse<List<string>>(ClassesKey),
+            Data = meta.ContainsKey(DataKey) ? Parse<DataConfig>(DataKey) : null,
             RngStates = rng,
             Meters = Parse<EpochMeters>("meters"),
             History = Parse<List<EpochRecord>>("history"),
@@ -205,7 +285,7 @@ public static class Checkpoint
 
     /// <summary>
     /// Model weights from a training checkpoint (its model or, with <paramref name="useEma"/>, its EMA weights) or from
-    /// a plain state-dict file; with the class names stored in the checkpoint or in classes.json beside the file.
+    /// a plain state-dict file; with the class names stored in the file's metadata, else in the class map beside it.
     /// </summary>
     public static (Dictionary<string, Tensor> State, IReadOnlyList<string>? ClassNames) LoadWeights(string path, bool useEma = false)
     {
@@ -219,16 +299,14 @@ public static class Checkpoint
             string prefix = useEma ? EmaPrefix : ModelPrefix;
             var state = SafetensorsState.Load(path).Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
                 .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
-            if (file.Metadata.TryGetValue("classes", out var cj))
-            {
-                var stored = JsonSerializer.Deserialize<List<string>>(cj);
-                if (stored is { Count: > 0 }) classes = stored;
-            }
-            return (state, classes);
+            return (state, StoredClasses(file) ?? classes);
         }
         if (useEma) throw new InvalidDataException($"'{path}' is a plain weights file; --use-ema needs a training checkpoint.");
-        return (SafetensorsState.Load(path), classes);
+        return (SafetensorsState.Load(path), StoredClasses(file) ?? classes);
     }
+
+    private static List<string>? StoredClasses(SafetensorsFile file) =>
+        file.Metadata.TryGetValue(ClassesKey, out var cj) && JsonSerializer.Deserialize<List<string>>(cj) is { Count: > 0 } stored ? stored : null;
 
     /// <summary>The class map (class_map.txt or class_map.json) in the folder of <paramref name="weightsPath"/>, or null.</summary>
     public static IReadOnlyList<string>? ClassMapBeside(string weightsPath)

@@ -20,6 +20,13 @@ public static class TrainData
     /// <summary>The evaluation transform: resize to size / crop fraction, centre crop, normalise.</summary>
     public static TransformConfig EvalTransform(DataConfig model, int? imageSize) => FromModel(model, imageSize);
 
+    /// <summary>What a run trains on, as checkpoints store it: the model's data config at the run's image size, with the data's class count.</summary>
+    public static DataConfig DataConfigOf(TrainConfig c, DataConfig model, int numClasses) => model with
+    {
+        InputSize = TrainTransform(c, model).Size,
+        NumClasses = numClasses,
+    };
+
     /// <summary>Size, mean/std, crop fraction and interpolation from a model's data config.</summary>
     public static TransformConfig FromModel(DataConfig c, int? size = null) => new()
     {

@@ -22,13 +22,16 @@ public sealed record TrainResult(bool Completed, string? RecoveryPath, IReadOnly
 /// The training loop every task shares: schedule, gradient accumulation, clipping, the optimizer step, EMA,
 /// checkpoints, exact resume, the stop on a non-finite loss, progress, summary.csv and curves.svg. The
 /// <see cref="TrainTask"/> supplies the model, the loss of a batch, the epoch metrics and its own files. Output files
-/// in config.Output: config.json, summary.csv, curves.svg, last.safetensors, best.safetensors, after an interrupt
-/// recovery.safetensors, and the task's (class_map.txt for classification). The task builds the model (again for the
+/// in config.Output: config.json, summary.csv, curves.svg, last.safetensors, best.safetensors, model.safetensors (the
+/// plain weights of best, written when the run completes), after an interrupt recovery.safetensors (removed once a
+/// newer last.safetensors is written), and the task's (class_map.txt for classification). The task builds the model (again for the
 /// EMA copy), so two trainers with the same config, task and data produce bit-identical runs.
 /// </summary>
 public sealed class Trainer(TrainConfig config, TrainTask task, IBatchSource train)
 {
     public const string LastFile = "last.safetensors", BestFile = "best.safetensors", RecoveryFile = "recovery.safetensors";
+    /// <summary>The plain weights export of a finished run: best's weights (its EMA's when EMA is on) with the model's metadata.</summary>
+    public const string WeightsFile = "model.safetensors";
 
     /// <summary>Trains a classifier on <paramref name="train"/>, evaluating on <paramref name="val"/> (the config's label smoothing).</summary>
     public Trainer(TrainConfig config, Func<ClassifierModel> createModel, IBatchSource train, IBatchSource? val)
@@ -53,6 +56,18 @@ public sealed class Trainer(TrainConfig config, TrainTask task, IBatchSource tra
     public static string LastPath(string output) => System.IO.Path.Combine(output, LastFile);
     public static string BestPath(string output) => System.IO.Path.Combine(output, BestFile);
     public static string RecoveryPath(string output) => System.IO.Path.Combine(output, RecoveryFile);
+    public static string WeightsPath(string output) => System.IO.Path.Combine(output, WeightsFile);
+
+    /// <summary>
+    /// The config as checkpoints and config.json store it: dataset and output as absolute paths, so --resume from
+    /// another working directory continues the same run in the same folder.
+    /// </summary>
+    private TrainConfig Stored => Config with
+    {
+        Data = Config.Data.Length == 0 ? Config.Data : System.IO.Path.GetFullPath(Config.Data),
+        Output = System.IO.Path.GetFullPath(Config.Output),
+        Resume = Config.Resume == null ? null : System.IO.Path.GetFullPath(Config.Resume),
+    };
 
     /// <summary>
     /// Runs to the configured epoch count, or until <paramref name="cancel"/> is signalled: then a recovery
@@ -88,7 +103,7 @@ public sealed class Trainer(TrainConfig config, TrainTask task, IBatchSource tra
             Log.WriteLine($"resumed from {c.Resume}: epoch {position.Epoch + 1}, batch {position.Batch}/{batches}, update {position.Update}");
         }
 
-        c.Save(System.IO.Path.Combine(_out, "config.json"));
+        Stored.Save(System.IO.Path.Combine(_out, "config.json"));
         task.WriteRunFiles(_out);
         Log.WriteLine("config:");
         Log.WriteLine(c.ToJson());
@@ -161,6 +176,7 @@ public sealed class Trainer(TrainConfig config, TrainTask task, IBatchSource tra
             var ck = Capture(new TrainPosition(epoch + 1, 0, update), new EpochMeters(), history, Math.Max(bestMetric, metric),
                 metric > bestMetric ? epoch + 1 : bestEpoch);
             Checkpoint.Save(LastPath(_out), ck);
+            RemoveStaleRecovery(update);
             if (metric > bestMetric)
             {
                 bestMetric = metric; bestEpoch = epoch + 1;
@@ -170,7 +186,28 @@ public sealed class Trainer(TrainConfig config, TrainTask task, IBatchSource tra
             File.WriteAllText(System.IO.Path.Combine(_out, "curves.svg"), SvgChart.Curves(history, task.Curves));
             Log.WriteLine(FormatEpoch(row, c.Epochs));
         }
+        // The plain export: best's weights as a state dict that carries the model's metadata (eval/predict need no flags).
+        if (File.Exists(BestPath(_out))) Checkpoint.ExportWeights(BestPath(_out), WeightsPath(_out), useEma: Ema != null);
         return new TrainResult(true, null, history, bestMetric, bestEpoch);
+    }
+
+    /// <summary>
+    /// Removes recovery.safetensors once last.safetensors holds a later (or the same) point of the run: only then,
+    /// because until a newer checkpoint is complete on disk the recovery file is the only copy of the progress since
+    /// the last epoch end (a resumed run that crashes before its first epoch end can still resume from it). A recovery
+    /// file ahead of last (the run was resumed from an earlier checkpoint) is kept.
+    /// </summary>
+    private void RemoveStaleRecovery(long update)
+    {
+        string path = RecoveryPath(_out);
+        if (!File.Exists(path)) return;
+        try
+        {
+            if (Checkpoint.ReadInfo(path).Position is { } at && at.Update > update) return;
+        }
+        catch (IOException) { /* unreadable (a malformed file is an IOException too): nothing to keep */ }
+        File.Delete(path);
+        Log.WriteLine($"removed {path}: {LastPath(_out)} is newer");
     }
 
     private TrainResult Interrupt(TrainPosition at, EpochMeters meters, List<EpochRecord> history, double bestMetric, int bestEpoch)
@@ -219,8 +256,9 @@ public sealed class Trainer(TrainConfig config, TrainTask task, IBatchSource tra
             Ema = Ema?.Model.StateDict(),
             PendingGrads = pending,
             Position = at,
-            Config = Config,
+            Config = Stored,
             ClassNames = task.ClassNames,
+            Data = task.Data(Config),
             RngStates = Generators(model).ToDictionary(m => m.Key, m => m.Rng.State),
             Meters = meters,
             History = history.ToList(),
