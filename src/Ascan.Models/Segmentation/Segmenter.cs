@@ -134,7 +134,7 @@ public sealed class Segmenter : Module, ILayer
                 throw new ArgumentException($"LoadBackbone: '{key}' has no '{prefix}' prefix while other keys have one; pass a classifier's state dict, or a segmenter's to LoadStateDict.");
             string k = prefixed ? key[prefix.Length..] : key;
             if (classifierOnly.Any(c => k.StartsWith(c + ".", StringComparison.Ordinal))) skipped.Add(key);
-            else own[k] = t;
+            else own[prefix + k] = t;   // the backbone's own keys carry its path, "backbone."
         }
         try { Backbone.LoadStateDict(own, strict: true); }   // strict: loads nothing unless everything matches
         catch (StateDictException e)
