@@ -1,4 +1,4 @@
-// Sweep over every registered model and the AsCAN ablation layouts: shapes, non-zero finite gradients, parameter counts.
+// Sweep over every registered classifier (segmenters: Segmentation/SegmenterSweepTests.cs) and the AsCAN ablation layouts: shapes, non-zero finite gradients, parameter counts.
 using Ascan.Core;
 using Ascan.Models.AsCAN;
 using Ascan.Nn;
@@ -11,7 +11,7 @@ public class ModelSweepTests
     // stride-2 steps), and batch 2 so train-mode BatchNorm sees more than one value per channel at 1×1.
     private const int Size = 32, Batch = 2;
 
-    public static TheoryData<string> RegisteredNames => new(ModelRegistry.All.Select(e => e.Name).Order(StringComparer.Ordinal));
+    public static TheoryData<string> RegisteredNames => new(ModelRegistry.All.Where(e => e.Kind == ModelKind.Classifier).Select(e => e.Name).Order(StringComparer.Ordinal));
 
     /// <summary>
     /// Builds the entry at the sweep size with its default classes. Factories must honour

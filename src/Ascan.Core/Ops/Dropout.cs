@@ -1,4 +1,4 @@
-// Stochastic regularisers: inverted dropout and drop-path (stochastic depth), with their backward.
+// Stochastic regularisers: inverted dropout, channel dropout (Dropout2d) and drop-path (stochastic depth), with their backward.
 
 namespace Ascan.Core;
 
@@ -36,6 +36,22 @@ public static partial class Ops
         var mask = Tensor.Empty(maskShape, x.DType, zero: false); // (B, 1, …, 1)
         FillMask(mask, p, rng);
         return ApplyMask(x, mask, "DropPath");
+    }
+
+    /// <summary>
+    /// Channel dropout (torch's Dropout2d) on channels-last maps: each channel of each sample is kept with probability
+    /// 1−p and scaled by 1/(1−p), else zeroed over the whole map. Identity (the input itself) when not training or
+    /// p = 0. One draw per (sample, channel), in (b, c) order. Shapes: x (B, H, W, C) → (B, H, W, C).
+    /// </summary>
+    public static Tensor Dropout2d(Tensor x, double p, bool training, Rng rng)
+    {
+        using var _ = Profiler.Scope("Dropout2d");
+        CheckProbability(p, "Dropout2d");
+        if (x.Rank != 4) throw new ArgumentException($"Dropout2d: input must be (B, H, W, C) channels-last, got {ShapeUtil.Format(x.Shape)}.");
+        if (!training || p == 0) return x;
+        var mask = Tensor.Empty(new[] { x.Dim(0), 1, 1, x.Dim(3) }, x.DType, zero: false); // (B, 1, 1, C)
+        FillMask(mask, p, rng);
+        return ApplyMask(x, mask, "Dropout2d");
     }
 
     private static void CheckProbability(double p, string op)

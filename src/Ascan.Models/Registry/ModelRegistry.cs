@@ -28,6 +28,12 @@ public sealed record ModelOptions
 
     /// <summary>Build a classifier as a backbone for a dense head (timm's features_only): no classifier and no final norm.</summary>
     public bool FeaturesOnly { get; init; }
+
+    /// <summary>Segmenters: width of the decode head's convs (mmseg's decode_head.channels); null keeps the preset's.</summary>
+    public int? DecodeChannels { get; init; }
+
+    /// <summary>Segmenters: width of the auxiliary FCN head, 0 for none; null keeps the preset's.</summary>
+    public int? AuxChannels { get; init; }
 }
 
 /// <summary>What a registered model is, and so which verbs and tasks can use it.</summary>
@@ -56,7 +62,7 @@ public static class ModelRegistry
     private static readonly Lazy<Dictionary<string, ModelEntry>> Entries = new(() =>
     {
         var d = new Dictionary<string, ModelEntry>(StringComparer.Ordinal);
-        foreach (var e in AscanZoo.Entries.Concat(TorchvisionZoo.Entries))
+        foreach (var e in AscanZoo.Entries.Concat(TorchvisionZoo.Entries).Concat(UperNetZoo.Entries))
             if (!d.TryAdd(e.Name, e)) throw new InvalidOperationException($"Model '{e.Name}' is registered twice.");
         return d;
     });

@@ -1,4 +1,4 @@
-// Parameter-free layers: activations (GELU exact erf form, SiLU, ReLU), Dropout and DropPath.
+// Parameter-free layers: activations (GELU exact erf form, SiLU, ReLU), Dropout, Dropout2d and DropPath.
 using Ascan.Core;
 
 namespace Ascan.Nn;
@@ -42,4 +42,19 @@ public sealed class DropPath : Module, ILayer
     public DropPath(ParamPath p, double prob) : base(p) { P = prob; Rng = p.Rng.Fork(); }
 
     public Tensor Forward(Tensor x) => Ops.DropPath(x, P, Training, Rng);
+}
+
+/// <summary>
+/// Channel dropout (torch's Dropout2d) on channels-last maps: whole channels of a sample are zeroed, active only in
+/// training. Its generator is forked from the path's at construction, as <see cref="Dropout"/>'s.
+/// </summary>
+public sealed class Dropout2d : Module, ILayer
+{
+    public double P { get; }
+    public Rng Rng { get; set; }
+
+    public Dropout2d(ParamPath p, double prob) : base(p) { P = prob; Rng = p.Rng.Fork(); }
+
+    /// <summary>Shapes: x (B, H, W, C) → (B, H, W, C).</summary>
+    public Tensor Forward(Tensor x) => Ops.Dropout2d(x, P, Training, Rng);
 }
