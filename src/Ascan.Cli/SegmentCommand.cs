@@ -6,7 +6,7 @@ using Ascan.Data;
 using Ascan.Data.Segmentation;
 using Ascan.Models;
 using Ascan.Models.Segmentation;
-using Ascan.Nn;
+using Ascan.Nn.Serialization;
 using Ascan.Training.Tasks;
 using Ascan.Training.Train;
 
@@ -80,13 +80,14 @@ internal static partial class SegmentCommand
             BatchSize = 1, Shuffle = false, Seed = c.Seed, Workers = c.Workers, Log = Console.Error,
         });
         int classes = trainSet.ClassNames.Count;
-        var task = new SegmentationTask(() => CreateSegmenter(c, classes), train, val, mean: entry.Config.Mean, std: entry.Config.Std);
+        var task = new SegmentationTask(() => CreateSegmenter(c, classes), train, val, entry.Config);
         var trainer = new Trainer(c, task, train) { Log = stdout };
         int code = TrainCommand.RunTrainer(trainer, "segment train", out result);
         if (code != 0) return code;
         if (trainSet.SkippedCount > 0 || valSet?.SkippedCount > 0)
             stdout.WriteLine($"skipped image/label pairs: {trainSet.SkippedCount} train, {valSet?.SkippedCount ?? 0} val (reported above by file)");
-        var (metric, value) = val == null ? ("train loss", -result!.BestMetric) : c.Ema ? ("EMA mIoU", result!.BestMetric) : ("val mIoU", result!.BestMetric);
+        var best = result!.BestMetric;
+        var (metric, value) = val == null ? ("train loss", -best) : c.Ema ? ("EMA mIoU", best) : ("val mIoU", best);
         stdout.WriteLine(FormattableString.Invariant($"done: best {metric} {value:F4} at epoch {result.BestEpoch}; checkpoints in {c.Output} ({Trainer.LastFile}, {Trainer.BestFile})"));
         if (task.LastEval is { } last) stdout.WriteLine(last.Metrics.ToTable());
         return 0;

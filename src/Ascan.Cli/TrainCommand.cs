@@ -182,7 +182,8 @@ internal static class TrainCommand
         if (train.SkippedFiles > 0 || val?.SkippedFiles > 0)
             stdout.WriteLine($"skipped unreadable images: {train.SkippedFiles} train, {val?.SkippedFiles ?? 0} val (reported above by path)");
         // Without validation, checkpoints rank by the negated training loss; it is shown as the loss.
-        var (metric, value) = val == null ? ("train loss", -result!.BestMetric) : c.Ema ? ("EMA top-1", result.BestMetric) : ("val top-1", result.BestMetric);
+        var best = result!.BestMetric;
+        var (metric, value) = val == null ? ("train loss", -best) : c.Ema ? ("EMA top-1", best) : ("val top-1", best);
         stdout.WriteLine(FormattableString.Invariant($"done: best {metric} {value:F4} at epoch {result.BestEpoch}; checkpoints in {c.Output} ({Trainer.LastFile}, {Trainer.BestFile})"));
         return 0;
     }

@@ -11,6 +11,9 @@ namespace Ascan.Training.Eval;
 public sealed record LoadedClassifier(ClassifierModel Model, string ModelName, IReadOnlyList<string> ClassNames, int ImageSize, DataConfig Data);
 
 /// <summary>What the verbs' flags say about the model to load; null fields are taken from the file (see <see cref="ModelLoader.Load(string, LoadOptions)"/>).</summary>
+/// <summary>A segmenter ready for inference, with the settings it was trained with.</summary>
+public sealed record LoadedSegmenter(Ascan.Models.Segmentation.Segmenter Model, string ModelName, IReadOnlyList<string> ClassNames, int ImageSize, DataConfig Data);
+
 public sealed record LoadOptions
 {
     /// <summary>--model; null: the name stored in the file.</summary>
@@ -81,6 +84,36 @@ public static class ModelLoader
             throw new ArgumentException($"--num-classes {numClasses} does not match the {classes.Count} class names stored in or beside '{weightsPath}'.");
         var names = classes ?? Enumerable.Range(0, numClasses).Select(i => $"class_{i}").ToList();
         return new LoadedClassifier(model, modelName, names, size, info.Data ?? entry.Config);
+    }
+
+    /// <summary>
+    /// <see cref="Load(string, LoadOptions)"/> for segmenters: a segment train checkpoint (model or EMA weights) or
+    /// plain weights; the model name, classes and training crop from the file unless flags say; the class count from
+    /// the decode head's classifier when nothing names the classes.
+    /// </summary>
+    public static LoadedSegmenter LoadSegmenter(string weightsPath, LoadOptions o)
+    {
+        var info = Checkpoint.ReadInfo(weightsPath, "weights file");
+        var (state, classes) = Checkpoint.LoadWeights(weightsPath, o.UseEma);
+        string modelName = o.Model ?? info.ModelName
+            ?? throw new ArgumentException($"'{weightsPath}' does not name its model (a plain weights file without metadata): pass --model NAME.");
+        var entry = ModelRegistry.Get(modelName);
+        if (entry.Kind != ModelKind.Segmenter)
+            throw new ArgumentException($"--model {modelName} is a {entry.Kind.ToString().ToLowerInvariant()}, not a segmenter (upernet_*).");
+        int size = ImageSize.Resolve(o.ImageSize, info.TrainedImageSize, entry.Config.InputSize, o.Warnings, weightsPath);
+        const string seg = "decode_head.conv_seg.weight";
+        int numClasses = o.NumClasses ?? classes?.Count ?? (state.TryGetValue(seg, out var w) ? w.Dim(0)
+            : throw new ArgumentException($"'{weightsPath}' has no '{seg}': not the weights of a segmenter."));
+        var model = Ascan.Models.Segmentation.Segmenter.Create(modelName, new ModelOptions { NumClasses = numClasses });
+        try { model.LoadStateDict(state, strict: true); }
+        catch (StateDictException e)
+        {
+            throw new WeightsMismatchException(Summary(e.Report, weightsPath, modelName, numClasses, o.NumClasses != null ? "--num-classes" : "the stored class names",
+                state.TryGetValue(seg, out var sw) ? sw.Dim(0) : null, "decode_head.conv_seg", info, o), e);
+        }
+        model.Eval();
+        var names = classes ?? Enumerable.Range(0, numClasses).Select(i => $"class_{i}").ToList();
+        return new LoadedSegmenter(model, modelName, names, size, info.Data ?? entry.Config);
     }
 
     /// <summary>

@@ -3,10 +3,12 @@
 using System.Globalization;
 using Ascan.Core;
 using Ascan.Data;
+using Ascan.Models;
 using Ascan.Models.Segmentation;
 using Ascan.Nn;
 using Ascan.Training.Eval;
 using Ascan.Training.Reporting;
+using Ascan.Training.Train;
 
 namespace Ascan.Training.Tasks;
 
@@ -17,8 +19,9 @@ namespace Ascan.Training.Tasks;
 /// is one, else the model's, else the negated train loss. Each evaluation writes OUT/per_class.csv and
 /// OUT/overlays/epoch_NNN.png (image | prediction | ground truth).
 /// </summary>
-public sealed class SegmentationTask(Func<Segmenter> createModel, IBatchSource train, IBatchSource? val,
-    SegInferenceConfig? inference = null, double[]? mean = null, double[]? std = null) : TrainTask
+/// <param name="data">The model's data config (normalisation); stored in checkpoints with the run's crop and classes.</param>
+public sealed class SegmentationTask(Func<Segmenter> createModel, IBatchSource train, IBatchSource? val, DataConfig data,
+    SegInferenceConfig? inference = null) : TrainTask
 {
     public const string TrainLoss = "train_loss", TrainAcc = "train_acc", ValMIoU = "val_miou", ValAAcc = "val_aacc",
         ValMAcc = "val_macc", EmaMIoU = "ema_miou";
@@ -44,6 +47,9 @@ public sealed class SegmentationTask(Func<Segmenter> createModel, IBatchSource t
     public override IReadOnlyList<string> ClassNames => train.ClassNames;
     public override IReadOnlyList<CurvePanel> Curves => CurvePanels;
     public override Module CreateModel() => createModel();
+
+    /// <summary>What eval, predict and infer read back: the normalisation, the training crop as the size, the classes.</summary>
+    public override DataConfig? Data(TrainConfig c) => data with { InputSize = c.ImageSize ?? data.InputSize, NumClasses = train.ClassNames.Count };
 
     public override string Prepare(Module model)
     {
@@ -125,7 +131,7 @@ public sealed class SegmentationTask(Func<Segmenter> createModel, IBatchSource t
         File.WriteAllText(Path.Combine(output, "per_class.csv"), r.Metrics.ToCsv());
         string dir = Path.Combine(output, "overlays");
         Directory.CreateDirectory(dir);
-        SegPictures.SaveOverlayGrid(Path.Combine(dir, $"epoch_{epoch:000}.png"), r.Samples, mean, std);
+        SegPictures.SaveOverlayGrid(Path.Combine(dir, $"epoch_{epoch:000}.png"), r.Samples, data.Mean, data.Std);
     }
 
     public override double Score(Metrics epoch) =>
