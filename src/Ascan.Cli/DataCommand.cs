@@ -2,6 +2,7 @@
 using System.CommandLine;
 using Ascan.Cli.Flags;
 using Ascan.Data;
+using Ascan.Data.Segmentation;
 using Ascan.Data.Shapes;
 
 namespace Ascan.Cli;
@@ -19,6 +20,8 @@ internal sealed record ShapesOptions
     public int MaxObjects { get; init; } = 1;
     public bool Masks { get; init; }
     public bool PlainBackground { get; init; }
+    /// <summary>Write the segmentation layout (images/ + annotations/ + classes.txt) instead of class folders.</summary>
+    public bool Segmentation { get; init; }
 }
 
 internal static class DataCommand
@@ -43,7 +46,10 @@ internal static class DataCommand
         .Add(new FlagName("--max-objects", "Objects per scene, 1 to this (the first, largest sets the label)."), o => o.MaxObjects, (o, v) => o with { MaxObjects = v },
             check: v => v is >= 1 and <= 8 ? null : "must be in 1–8")
         .Add(new FlagName("--masks", "Also write segmentation masks to OUT/{train,val}_masks/<class>/*.png."), o => o.Masks, (o, v) => o with { Masks = v })
-        .Add(new FlagName("--plain-background", "Flat gray backgrounds instead of textures."), o => o.PlainBackground, (o, v) => o with { PlainBackground = v });
+        .Add(new FlagName("--plain-background", "Flat gray backgrounds instead of textures."), o => o.PlainBackground, (o, v) => o with { PlainBackground = v })
+        .Add(new FlagName("--segmentation", "Write scenes with label maps for segment train instead: OUT/images/{training,validation}/*.png, " +
+            "OUT/annotations/…/*.png (0 = background, 1–4 = circle, square, star, triangle), classes.txt; 1–3 objects per scene " +
+            "(--classes and --max-objects apply to the classification layout)."), o => o.Segmentation, (o, v) => o with { Segmentation = v });
 
     /// <param name="run">What runs with the parsed options (default: writing the dataset; tests pass their own).</param>
     internal static Command Shapes(Func<ShapesOptions, int>? run = null)
@@ -69,11 +75,20 @@ internal static class DataCommand
             Textures = !o.PlainBackground,
         };
         bool tty = !Console.IsErrorRedirected;
-        var summary = ShapesWriter.Write(o.Output, config, o.Train, o.Val, o.Masks, (n, total) =>
+        void Progress(int n, int total)
         {
             if (tty) Console.Error.Write($"\rshapes: {n}/{total} images ({100.0 * n / total:F0}%)");
             else if (n == total || n % 1000 == 0) Console.Error.WriteLine($"shapes: {n}/{total} images");
-        });
+        }
+        if (o.Segmentation)
+        {
+            var seg = ShapesSegmentationWriter.Write(o.Output, ShapesSegmentation.DefaultConfig(o.ImageSize, o.Seed) with { Textures = !o.PlainBackground },
+                o.Train, o.Val, Progress);
+            if (tty) Console.Error.WriteLine();
+            Console.WriteLine($"wrote {seg.Train} train + {seg.Val} val scenes with label maps ({seg.Classes} classes incl. background, {seg.Size}×{seg.Size}) to {o.Output} in {seg.Seconds:F1} s");
+            return 0;
+        }
+        var summary = ShapesWriter.Write(o.Output, config, o.Train, o.Val, o.Masks, Progress);
         if (tty) Console.Error.WriteLine();
         Console.WriteLine($"wrote {summary.Train} train + {summary.Val} val images ({summary.Classes} classes, {summary.Size}×{summary.Size}) to {o.Output} in {summary.Seconds:F1} s");
         return 0;

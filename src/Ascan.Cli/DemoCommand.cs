@@ -73,6 +73,7 @@ internal static class DemoCommand
         flags.AddTo(cmd);
         run ??= o => Run(o.Dir, o.Epochs, o.TrainImages, o.ValImages, o.Seed, o.Workers);
         cmd.SetAction(r => run(flags.Bind(r, flags.Defaults)));
+        cmd.Subcommands.Add(DemoSegmentCommand.Create());
         return cmd;
     }
 

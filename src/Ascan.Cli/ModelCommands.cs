@@ -6,6 +6,7 @@ using Ascan.Cli.Flags;
 using Ascan.Core;
 using Ascan.Core.IO;
 using Ascan.Models;
+using Ascan.Models.Segmentation;
 using Ascan.Training.Eval;
 
 namespace Ascan.Cli;
@@ -59,7 +60,7 @@ internal static class ModelCommands
     {
         if (o.List != null) return ListModels(o.List, o.Json, r.InvocationConfiguration.Output, r.InvocationConfiguration.Error);
         if (string.IsNullOrEmpty(o.Model)) { r.InvocationConfiguration.Error.WriteLine("info: --model NAME is required (or --list)."); return 2; }
-        return RunInfo(o.Model, o.ImageSize, o.Json);
+        return RunInfo(o.Model, o.ImageSize, o.Json, r.InvocationConfiguration.Output);
     }
 
     private static int ListModels(string pattern, bool json, TextWriter stdout, TextWriter stderr)
@@ -85,27 +86,38 @@ internal static class ModelCommands
     /// <summary>"classifier", "segmenter", "generator" or "text_encoder".</summary>
     private static string Kind(ModelEntry e) => System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(e.Kind.ToString());
 
-    private static int RunInfo(string name, int? imageSize, bool json)
+    /// <summary>
+    /// Parameters, GMACs of one image at <paramref name="imageSize"/> (default: the model's input size; 512 for the
+    /// UPerNet segmenters) and the stage table of the model's backbone; a segmenter's output is its logits at input size.
+    /// </summary>
+    private static int RunInfo(string name, int? imageSize, bool json, TextWriter stdout)
     {
         var entry = ModelRegistry.Get(name);
         int size = ImageSize.Resolve(imageSize, stored: null, entry.Config.InputSize);
         // Built for the size asked (ViT's position embeddings depend on it), as bench builds it.
-        var m = ModelRegistry.CreateClassifier(name, new ModelOptions { ImageSize = imageSize });
-        m.Eval();
+        var module = ModelRegistry.Create(name, new ModelOptions { ImageSize = imageSize });
+        module.Eval();
+        var (backbone, forward) = module switch
+        {
+            Segmenter s => ((Backbone)s.Backbone, (Func<Tensor, Tensor>)s.Forward),
+            ClassifierModel c => (c, c.Forward),
+            _ => throw new ArgumentException($"info describes image models; {name} is a {entry.Kind.ToString().ToLowerInvariant()}."),
+        };
         List<int[]> stageShapes;
         long macs;
+        int[] outputShape;
         using (Autograd.NoGrad())
         {
             using (TensorScope.Begin())
-                stageShapes = m.ForwardStages(Tensor.Zeros(1, 3, size, size)).Select(t => t.ShapeArray()).ToList();
+                stageShapes = backbone.ForwardStages(Tensor.Zeros(1, 3, size, size)).Select(t => t.ShapeArray()).ToList();
             using (TensorScope.Begin())
             using (var counter = MacCounter.Begin())
             {
-                m.Forward(Tensor.Zeros(1, 3, size, size));
+                outputShape = forward(Tensor.Zeros(1, 3, size, size)).ShapeArray();
                 macs = counter.Total;
             }
         }
-        var rows = m.FeatureInfo.Select((f, i) => new
+        var rows = backbone.FeatureInfo.Select((f, i) => new
         {
             stage = f.Name,
             blocks = f.Blocks ?? "",
@@ -115,16 +127,18 @@ internal static class ModelCommands
         }).ToList();
         if (json)
         {
-            Console.WriteLine(JsonSerializer.Serialize(new { model = name, @params = m.ParameterCount, gmacs = Math.Round(macs / 1e9, 3), image_size = size, stages = rows }, Json));
+            stdout.WriteLine(JsonSerializer.Serialize(new { model = name, kind = Kind(entry), @params = module.ParameterCount, gmacs = Math.Round(macs / 1e9, 3),
+                image_size = size, output_shape = outputShape, stages = rows }, Json));
             return 0;
         }
-        Console.WriteLine($"{name}: {entry.Description}");
-        Console.WriteLine($"parameters: {m.ParameterCount:N0}");
-        Console.WriteLine($"GMACs:      {macs / 1e9:F3} at {size}×{size} (conv, linear and attention matmuls)");
-        Console.WriteLine($"data:       {entry.Config.InputSize}px, crop {entry.Config.CropFraction}, {entry.Config.Interpolation}, mean [{string.Join(", ", entry.Config.Mean)}], std [{string.Join(", ", entry.Config.Std)}]");
-        Console.WriteLine();
-        Console.WriteLine($"{"stage",-10} {"blocks",-16} {"width",6} {"stride",7}  output (B, H, W, C)");
-        foreach (var r in rows) Console.WriteLine($"{r.stage,-10} {r.blocks,-16} {r.width,6} {r.stride,7}  {ShapeUtil.Format(r.output_shape)}");
+        stdout.WriteLine($"{name}: {entry.Description}");
+        stdout.WriteLine($"parameters: {module.ParameterCount:N0}");
+        stdout.WriteLine($"GMACs:      {macs / 1e9:F3} at {size}×{size} (conv, linear and attention matmuls{(module is Segmenter ? "; decode head, as mmseg's inference" : "")})");
+        stdout.WriteLine($"data:       {entry.Config.InputSize}px, crop {entry.Config.CropFraction}, {entry.Config.Interpolation}, mean [{string.Join(", ", entry.Config.Mean)}], std [{string.Join(", ", entry.Config.Std)}]");
+        stdout.WriteLine($"output:     {ShapeUtil.Format(outputShape)}");
+        stdout.WriteLine();
+        stdout.WriteLine($"{"stage",-10} {"blocks",-16} {"width",6} {"stride",7}  output (B, H, W, C)");
+        foreach (var r in rows) stdout.WriteLine($"{r.stage,-10} {r.blocks,-16} {r.width,6} {r.stride,7}  {ShapeUtil.Format(r.output_shape)}");
         return 0;
     }
 
@@ -141,7 +155,8 @@ internal static class ModelCommands
     /// <param name="run">What runs with the parsed options (default: the forward pass; tests pass their own).</param>
     public static Command Infer(Func<InferOptions, int>? run = null)
     {
-        var cmd = new Command("infer", "Run a model in eval mode on the tensor 'input' (NCHW) of a safetensors file and write 'output'.");
+        var cmd = new Command("infer", "Run a model in eval mode on the tensor 'input' (NCHW) of a safetensors file and write 'output' " +
+            "(a classifier's logits (B, K); a segmenter's logits at the input size (B, K, H, W), as mmseg's inference).");
         var flags = InferFlags();
         flags.AddTo(cmd);
         run ??= RunInfer;
@@ -156,13 +171,18 @@ internal static class ModelCommands
             throw new ArgumentException($"{inFile.Path}: no tensor named 'input' (found: {string.Join(", ", inFile.Names.Take(8))}).");
         var x = TensorFile.Read(inFile, "input");
         // The input gives the image size; without --num-classes the classes are the weights' (0: a headless backbone).
-        var m = ModelLoader.Load(o.Weights, new LoadOptions
+        var options = new LoadOptions
         {
             Model = string.IsNullOrEmpty(o.Model) ? null : o.Model, NumClasses = o.NumClasses, UseEma = o.UseEma, Verbose = o.Verbose,
             ImageSize = x.Rank == 4 ? x.Dim(2) : null, AllowHeadless = true, Warnings = Console.Error,
-        }).Model;
+        };
+        string? name = options.Model ?? Ascan.Training.Train.Checkpoint.ReadInfo(o.Weights, "weights file").ModelName;
+        // A segmenter writes mmseg's inference output: the decode head's logits resized to the input, (B, K, H, W).
+        Func<Tensor, Tensor> forward = name != null && ModelRegistry.Get(name).Kind == ModelKind.Segmenter
+            ? ModelLoader.LoadSegmenter(o.Weights, options).Model.Forward
+            : ModelLoader.Load(o.Weights, options).Model.Forward;
         Tensor y;
-        using (Autograd.NoGrad()) y = m.Forward(x);
+        using (Autograd.NoGrad()) y = forward(x);
         string output = Path.GetFullPath(o.Output);
         TensorFile.Save(output, new Dictionary<string, Tensor> { ["output"] = y });
         Console.WriteLine($"output {ShapeUtil.Format(y.Shape)} written to {output}");

@@ -53,7 +53,9 @@ internal static partial class SegmentCommand
     /// <summary>The flags segment train adds to train's.</summary>
     internal static ConfigBinder<TrainConfig> TaskFlags(ConfigBinder<TrainConfig> b) => b
         .Add(new FlagName("--init-backbone", "Classification weights (e.g. a train run's model.safetensors of the backbone) to start the backbone from; " +
-            "its head and final norm are skipped."), c => c.InitBackbone, (c, v) => c with { InitBackbone = v });
+            "its head and final norm are skipped."), c => c.InitBackbone, (c, v) => c with { InitBackbone = v })
+        .Add(new FlagName("--ratio-range", "Random rescale of the training pipeline, low and high ratio (mmseg's ratio_range)."), c => c.RatioRange,
+            (c, v) => c with { RatioRange = v }, configure: o => o.AllowMultipleArgumentsPerToken = true);
 
     /// <summary>Trains <paramref name="c"/>; returns 0 when done, 130 when interrupted, 3 when training diverged.</summary>
     internal static int RunTrain(TrainConfig c, TextWriter stdout, out TrainResult? result)
@@ -70,7 +72,10 @@ internal static partial class SegmentCommand
             Console.Error.WriteLine($"segment train: crop {crop} (--image-size to choose)");
             c = c with { ImageSize = crop };
         }
-        var transform = SegTransformConfig.ForCrop(crop) with { Mean = entry.Config.Mean, Std = entry.Config.Std, FlipProb = c.Hflip };
+        var transform = SegTransformConfig.ForCrop(crop) with
+        {
+            Mean = entry.Config.Mean, Std = entry.Config.Std, FlipProb = c.Hflip, RatioMin = c.RatioRange[0], RatioMax = c.RatioRange[1],
+        };
         var train = DataLoader.ForSegTraining(trainSet, transform, new LoaderOptions
         {
             BatchSize = c.BatchSize, Shuffle = true, DropLast = trainSet.Count >= c.BatchSize, Seed = c.Seed, Workers = c.Workers, Log = Console.Error,

@@ -54,7 +54,7 @@ public class CheckpointVerbTests(TrainedRun run) : IClassFixture<TrainedRun>, ID
         lock (ConsoleLock)
         {
             Console.SetOut(output); Console.SetError(err);
-            try { code = cmd.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = err }); }
+            try { code = CliRunner.Run(cmd, args, output, err); }
             finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
         }
         return (code, output.ToString(), err.ToString());

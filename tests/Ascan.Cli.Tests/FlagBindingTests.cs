@@ -257,6 +257,7 @@ public class FlagBindingTests
         new(["--max-objects", "3"], o => o.MaxObjects, 3),
         new(["--masks"], o => o.Masks, true),
         new(["--plain-background"], o => o.PlainBackground, true),
+        new(["--segmentation"], o => o.Segmentation, true),
     ];
     public static IEnumerable<object[]> ShapesLabels => Labels(ShapesTable);
 
