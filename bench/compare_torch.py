@@ -126,6 +126,11 @@ def cpu_name() -> str:
 # --------------------------------------------------------------------------- models
 
 def build_torch(name: str, num_classes: int, image_size: int):
+    if name.startswith("upernet_ascan_"):
+        import seg_reference  # tools/seg_reference.py: mmseg's UPerNet transcribed, module names = Ascan's keys
+        backbone = name[len("upernet_"):]
+        channels, aux = (64, 32) if backbone == "ascan_nano" else (512, 256)
+        return seg_reference.upernet_ascan(backbone, num_classes=num_classes, channels=channels, aux_channels=aux)
     if name.startswith("ascan_"):
         import ascan_torch
         return ascan_torch.create(name, num_classes=num_classes)
@@ -165,7 +170,9 @@ def worker_main(a) -> None:
     load_weights(model, a.weights)
     g = torch.Generator().manual_seed(a.seed)
     x = torch.randn(a.batch, 3, a.image_size, a.image_size, generator=g)
-    labels = torch.randint(0, a.num_classes, (a.batch,), generator=g)
+    segmenter = a.model.startswith("upernet_")
+    # A segmenter trains on label maps (decode + 0.4 aux cross-entropy, as `ascan bench --train` times it).
+    labels = torch.randint(0, a.num_classes, (a.batch, a.image_size, a.image_size) if segmenter else (a.batch,), generator=g)
     if a.layout == "channels_last":
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -174,7 +181,11 @@ def worker_main(a) -> None:
         opt = torch.optim.AdamW(model.parameters())
 
         def step():
-            loss = F.cross_entropy(model(x), labels)
+            if segmenter:
+                import seg_reference
+                loss = seg_reference.loss(model, x, labels)[2]
+            else:
+                loss = F.cross_entropy(model(x), labels)
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
@@ -294,7 +305,9 @@ def parity(a, workdir: Path) -> dict:
     scale = ref.abs().max().item()
     rel = (got - ref).abs().max().item() / scale
     return {"ascan_rel_err": rel, "torch_f32_rel_err": (out32 - ref).abs().max().item() / scale,
-            "max_abs_logit": scale, "same_top1": bool((got.argmax(-1) == ref.argmax(-1)).all()), "ok": rel <= PARITY_TOL,
+            "max_abs_logit": scale,
+            # A classifier's top-1 per image; a segmenter's class per pixel (logits (B, K, H, W)).
+            "same_top1": bool((got.argmax(1 if got.dim() == 4 else -1) == ref.argmax(1 if ref.dim() == 4 else -1)).all()), "ok": rel <= PARITY_TOL,
             "weights": str(weights)}
 
 

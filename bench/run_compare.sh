@@ -28,6 +28,8 @@ cases=(
   "--model convnext_tiny --batch 16"
   "--model vit_b_16 --batch 1"
   "--model vit_b_16 --batch 16"
+  "--model upernet_ascan_t --image-size 512 --batch 1 --num-classes 150"
+  "--model upernet_ascan_t --image-size 512 --batch 2 --num-classes 150 --train"
 )
 
 mkdir -p "$here/runs"

@@ -15,8 +15,8 @@ namespace Ascan.Cli;
 internal sealed record SegDemoOptions
 {
     public string Dir { get; init; } = Path.Combine("runs", "demo-segment");
-    public int Epochs { get; init; } = 12;
-    public int TrainImages { get; init; } = 2000;
+    public int Epochs { get; init; } = 15;
+    public int TrainImages { get; init; } = 1500;
     public int ValImages { get; init; } = 200;
     public int ImageSize { get; init; } = 64;
     public ulong Seed { get; init; }
@@ -27,9 +27,11 @@ internal static class DemoSegmentCommand
 {
     /// <summary>
     /// The demo's recipe on 2 cores: upernet_ascan_nano from scratch on 64 px shapes scenes (background + 4 shape
-    /// kinds). mmseg's 6e-5 is a fine-tuning rate for a pretrained backbone; from scratch the model needs a higher
-    /// peak (1e-3, AdamW, poly decay, one warm-up epoch). mmseg's pipeline with the crop equal to the image: random
-    /// rescale 0.5–2, cat_max_ratio crop, flip, photometric distortion; EMA weights are scored.
+    /// kinds). mmseg's 6e-5 is a fine-tuning rate for a pretrained backbone; from scratch the model needs a far higher
+    /// peak: AdamW 2e-3, poly decay, half an epoch of warm-up, batch 8 (measured on 1500 scenes: val mIoU 0.27 after
+    /// 3 epochs, 0.80 after 7, 0.85 after 8; at lr 1e-3, batch 16 and ratio 0.5–2 only 0.45 after 10). mmseg's
+    /// pipeline with the crop equal to the image and a narrower rescale (0.75–1.5: at 0.5 a 64 px scene is mostly
+    /// padding): cat_max_ratio crop, flip, photometric distortion. EMA weights are scored.
     /// </summary>
     internal static TrainConfig Recipe(SegDemoOptions o, string dataDir) => SegmentCommand.Defaults with
     {
@@ -38,14 +40,15 @@ internal static class DemoSegmentCommand
         Output = o.Dir,
         ImageSize = o.ImageSize,
         Epochs = o.Epochs,
-        BatchSize = 16,
-        Lr = 1e-3,
+        BatchSize = 8,
+        Lr = 2e-3,
         WeightDecay = 0.01,
-        WarmupEpochs = 1,
+        RatioMin = 0.75,
+        RatioMax = 1.5,
+        WarmupEpochs = 0.5,
         WarmupLr = 1e-6,
         Ema = true,
         EmaDecay = 0.995,
-        ClipGrad = 5.0,
         Seed = o.Seed,
         Workers = o.Workers,
         LogInterval = 25,

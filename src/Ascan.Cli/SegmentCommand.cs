@@ -54,8 +54,9 @@ internal static partial class SegmentCommand
     internal static ConfigBinder<TrainConfig> TaskFlags(ConfigBinder<TrainConfig> b) => b
         .Add(new FlagName("--init-backbone", "Classification weights (e.g. a train run's model.safetensors of the backbone) to start the backbone from; " +
             "its head and final norm are skipped."), c => c.InitBackbone, (c, v) => c with { InitBackbone = v })
-        .Add(new FlagName("--ratio-range", "Random rescale of the training pipeline, low and high ratio (mmseg's ratio_range)."), c => c.RatioRange,
-            (c, v) => c with { RatioRange = v }, configure: o => o.AllowMultipleArgumentsPerToken = true);
+        .Add(new FlagName("--ratio-range", "Random rescale of the training pipeline, low and high ratio (mmseg's ratio_range)."), c => new[] { c.RatioMin, c.RatioMax },
+            (c, v) => v.Length == 2 ? c with { RatioMin = v[0], RatioMax = v[1] } : throw new ArgumentException($"--ratio-range takes two numbers (low high), got {v.Length}."),
+            configure: o => o.AllowMultipleArgumentsPerToken = true);
 
     /// <summary>Trains <paramref name="c"/>; returns 0 when done, 130 when interrupted, 3 when training diverged.</summary>
     internal static int RunTrain(TrainConfig c, TextWriter stdout, out TrainResult? result)
@@ -74,7 +75,7 @@ internal static partial class SegmentCommand
         }
         var transform = SegTransformConfig.ForCrop(crop) with
         {
-            Mean = entry.Config.Mean, Std = entry.Config.Std, FlipProb = c.Hflip, RatioMin = c.RatioRange[0], RatioMax = c.RatioRange[1],
+            Mean = entry.Config.Mean, Std = entry.Config.Std, FlipProb = c.Hflip, RatioMin = c.RatioMin, RatioMax = c.RatioMax,
         };
         var train = DataLoader.ForSegTraining(trainSet, transform, new LoaderOptions
         {

@@ -351,6 +351,69 @@ public class FlagBindingTests
     [Fact]
     public void Demo_Table_CoversEveryFlag() => CheckCoverage(DemoTable, DemoCommand.Flags());
 
+    // ---- demo segment, segment train's own flags, segment eval and predict
+    private static readonly Row<SegDemoOptions>[] SegDemoTable =
+    [
+        new(["--output", "w"], o => o.Dir, "w"),
+        new(["--epochs", "2"], o => o.Epochs, 2),
+        new(["--train-images", "50"], o => o.TrainImages, 50),
+        new(["--val-images", "20"], o => o.ValImages, 20),
+        new(["--image-size", "48"], o => o.ImageSize, 48),
+        new(["--seed", "5"], o => o.Seed, 5UL),
+        new(["--workers", "2"], o => o.Workers, 2),
+    ];
+    public static IEnumerable<object[]> SegDemoLabels => Labels(SegDemoTable);
+
+    [Theory, MemberData(nameof(SegDemoLabels))]
+    public void DemoSegment_Flag_SetsItsOptionField(string label) => CheckRow(SegDemoTable, label, run => DemoSegmentCommand.Create(run), []);
+
+    [Fact]
+    public void DemoSegment_Table_CoversEveryFlag() => CheckCoverage(SegDemoTable, DemoSegmentCommand.Flags());
+
+    [Fact]
+    public void SegmentTrain_HasTrainsFlagsWithSegmentationDefaults_AndItsOwn()
+    {
+        var c = Capture<TrainConfig>(run => SegmentCommand.Train(run), ["--data", "d", "--init-backbone", "w.safetensors", "--ratio-range", "0.75", "1.5"]);
+        Assert.Equal("w.safetensors", c.InitBackbone);
+        Assert.Equal((0.75, 1.5), (c.RatioMin, c.RatioMax));
+        Assert.Equal(("upernet_ascan_nano", 6e-5, 0.01, "poly"), (c.Model, c.Lr, c.WeightDecay, c.Sched));
+        Assert.Matches(@"^runs[/\\]segment[/\\]\d{8}-\d{6}-upernet_ascan_nano", c.Output);
+        c = Capture<TrainConfig>(run => SegmentCommand.Train(run), ["--data", "d", "--lr", "1e-3", "--epochs", "3"]);
+        Assert.Equal((1e-3, 3), (c.Lr, c.Epochs));
+    }
+
+    private static readonly Row<SegEvalOptions>[] SegEvalTable =
+    [
+        new(["--model", "upernet_ascan_t"], o => o.Model, "upernet_ascan_t"),
+        new(["--use-ema"], o => o.UseEma, true),
+        new(["--image-size", "96"], o => o.ImageSize, 96),
+        new(["--mode", "slide"], o => o.Mode, "slide"),
+        new(["--crop", "64"], o => o.Crop, 64),
+        new(["--stride", "32"], o => o.Stride, 32),
+        new(["--scales", "0.5", "1"], o => string.Join(",", o.Scales), "0.5,1"),
+        new(["--flip"], o => o.Flip, true),
+        new(["--output", "e"], o => o.Output, "e"),
+        new(["--json"], o => o.Json, true),
+        new(["--verbose"], o => o.Verbose, true),
+        new(["--workers", "2"], o => o.Workers, 2),
+        new(["--weights", "x.safetensors", "--data", "d"], o => o.Weights, "x.safetensors", Alone: true),
+        new(["--data", "dd", "--weights", "w"], o => o.Data, "dd", Alone: true),
+    ];
+    public static IEnumerable<object[]> SegEvalLabels => Labels(SegEvalTable);
+
+    [Theory, MemberData(nameof(SegEvalLabels))]
+    public void SegmentEval_Flag_SetsItsOptionField(string label) => CheckRow(SegEvalTable, label, run => SegmentCommand.Eval(run), ["--weights", "w", "--data", "d"]);
+
+    [Fact]
+    public void SegmentEvalPredict_Tables_CoverEveryFlag()
+    {
+        CheckCoverage(SegEvalTable, SegmentCommand.EvalFlags(predict: false));
+        var p = Capture<SegEvalOptions>(run => SegmentCommand.Predict(run), ["--weights", "w", "--labels", "l", "a.png", "b.png"]);
+        Assert.Equal(("l", 2), (p.Labels, p.Images.Count));
+        Assert.Contains("--labels", SegmentCommand.EvalFlags(predict: true).Names);
+        Assert.DoesNotContain("--data", SegmentCommand.EvalFlags(predict: true).Names);
+    }
+
     // ---- errors: every verb, an unknown flag and a bad value, each named in the message; nothing runs.
     private static Command Verb(string name) => name switch
     {

@@ -5,11 +5,13 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Ascan.Training;
 using Ascan.Training.Eval;
+using Ascan.Training.Tasks;
 using Ascan.Cli.Flags;
 using Ascan.Core;
 using Ascan.Core.IO;
 using Ascan.Kernels;
 using Ascan.Models;
+using Ascan.Models.Segmentation;
 using Ascan.Nn;
 using Ascan.Nn.Optim;
 
@@ -260,35 +262,53 @@ internal static class ModelBench
     /// <summary>The model, its fixed random batch and (training) its optimizer; <see cref="Step"/> runs and times one step.</summary>
     private sealed class StepRunner
     {
-        private readonly ClassifierModel _model;
+        private readonly Func<Tensor, Tensor> _forward;
+        private readonly Func<object> _trainForward;
+        private readonly Func<object, Tensor> _loss;
         private readonly Tensor _x;
-        private readonly int[] _labels;
         private readonly AdamW? _optimizer;
         private bool _countMacs = true;
 
         public long MacsPerSample { get; private set; }
         public long Parameters { get; }
-        public int NumClasses => _model.NumClasses;
+        public int NumClasses { get; }
 
-        private StepRunner(ClassifierModel model, Tensor x, int[] labels, AdamW? optimizer)
+        /// <param name="trainForward">The training forward (timed as the forward); <paramref name="loss"/> turns its output into the loss.</param>
+        private StepRunner(Module model, Func<Tensor, Tensor> forward, Func<object> trainForward, Func<object, Tensor> loss, int classes, Tensor x, AdamW? optimizer)
         {
-            _model = model; _x = x; _labels = labels; _optimizer = optimizer;
+            _forward = forward; _trainForward = trainForward; _loss = loss; NumClasses = classes; _x = x; _optimizer = optimizer;
             Parameters = model.ParameterCount;
         }
 
         /// <param name="loaded">The model with --weights loaded (<see cref="ModelLoader"/>); null: seeded random weights.</param>
         public static StepRunner Create(ModelBenchOptions o, int size, ClassifierModel? loaded)
         {
-            var model = loaded ?? ModelRegistry.CreateClassifier(o.Model, new ModelOptions { NumClasses = o.NumClasses, ImageSize = o.ImageSize, Seed = o.Seed });
-            model.Train(o.Train);
+            var module = loaded ?? ModelRegistry.Create(o.Model, new ModelOptions { NumClasses = o.NumClasses, ImageSize = o.ImageSize, Seed = o.Seed });
+            module.Train(o.Train);
             var rng = new Rng(o.Seed + 1);
             // Created outside any TensorScope: the batch persists across steps. NCHW, as the models' public input.
             var x = Tensor.Randn(rng, DType.F32, o.Batch, 3, size, size);
-            var labels = new int[o.Batch];
-            for (int i = 0; i < labels.Length; i++) labels[i] = rng.NextInt(model.NumClasses);
             // torch.optim.AdamW's defaults (lr 1e-3, weight decay 1e-2) on every parameter, one group.
-            var optimizer = o.Train ? new AdamW(model.Parameters()) : null;
-            return new StepRunner(model, x, labels, optimizer);
+            var optimizer = o.Train ? new AdamW(module.Parameters()) : null;
+            switch (module)
+            {
+                case Segmenter seg:
+                {
+                    // A segmenter's step is its training loss (decode + 0.4 × auxiliary cross-entropy) on random label maps.
+                    var masks = new int[o.Batch * size * size];
+                    for (int i = 0; i < masks.Length; i++) masks[i] = rng.NextInt(seg.NumClasses);
+                    return new StepRunner(seg, seg.Forward, () => seg.ForwardLogits(x, withAux: true),
+                        l => SegmentationTask.Loss(seg, (SegmentationLogits)l, masks, size, size).Loss, seg.NumClasses, x, optimizer);
+                }
+                case ClassifierModel m:
+                {
+                    var labels = new int[o.Batch];
+                    for (int i = 0; i < labels.Length; i++) labels[i] = rng.NextInt(m.NumClasses);
+                    return new StepRunner(m, m.Forward, () => m.Forward(x), l => Ops.CrossEntropy((Tensor)l, labels), m.NumClasses, x, optimizer);
+                }
+                default:
+                    throw new ArgumentException($"bench times image models; {o.Model} is not one.");
+            }
         }
 
         /// <summary>One step in its own TensorScope; returns its wall-clock seconds. The first step also counts MACs.</summary>
@@ -306,9 +326,9 @@ internal static class ModelBench
                 }
                 else
                 {
-                    Tensor logits;
-                    using (Profiler.Scope(ProfileReport.Forward)) logits = Forward(counter);
-                    var loss = Ops.CrossEntropy(logits, _labels);
+                    object output;
+                    using (Profiler.Scope(ProfileReport.Forward)) output = Counted(counter, _trainForward);
+                    var loss = _loss(output);
                     using (Profiler.Scope(ProfileReport.Backward)) loss.Backward();
                     using (Profiler.Scope(ProfileReport.OptimizerStep)) _optimizer.Step();
                     using (Profiler.Scope(ProfileReport.ZeroGrad)) _optimizer.ZeroGrad();
@@ -317,9 +337,12 @@ internal static class ModelBench
             return Stopwatch.GetElapsedTime(start).TotalSeconds;
         }
 
-        private Tensor Forward(MacCounter? counter)
+        private Tensor Forward(MacCounter? counter) => Counted(counter, () => _forward(_x));
+
+        /// <summary>Runs <paramref name="f"/>; the first step's MACs per sample are what the counter saw.</summary>
+        private T Counted<T>(MacCounter? counter, Func<T> f)
         {
-            var y = _model.Forward(_x);
+            var y = f();
             if (counter != null)
             {
                 MacsPerSample = counter.Total / _x.Dim(0);

@@ -70,15 +70,23 @@ public sealed class SegmentationTask(Func<Segmenter> createModel, IBatchSource t
     /// </summary>
     public override TaskStep Step(Module model, Batch batch)
     {
-        var seg = Seg(model);
         var masks = batch.Masks ?? throw new ArgumentException("Segmentation batches need masks (Batch.Masks).");
-        int h = batch.MaskHeight, w = batch.MaskWidth;
-        var logits = seg.ForwardLogits(batch.Images, withAux: true);
+        var seg = Seg(model);
+        var (loss, decode) = Loss(seg, seg.ForwardLogits(batch.Images, withAux: true), masks, batch.MaskHeight, batch.MaskWidth);
+        var (correct, labelled) = CountCorrect(decode, masks);
+        return new TaskStep(loss, Metrics.Of((Correct, correct), (Labelled, labelled)));
+    }
+
+    /// <summary>
+    /// The training loss of one batch's logits (see <see cref="Step"/>) and the decode logits at the label size,
+    /// (B, h, w, K); also what `bench --train` times for a segmenter. Shapes: masks (B, h, w) flat.
+    /// </summary>
+    public static (Tensor Loss, Tensor Decode) Loss(Segmenter seg, SegmentationLogits logits, int[] masks, int h, int w)
+    {
         var decode = Upsampled(logits.Decode, h, w);                                     // (B, h, w, K)
         var loss = PixelLoss(decode, masks);
         if (logits.Aux is { } aux) loss = Ops.Add(loss, Ops.Mul(PixelLoss(Upsampled(aux, h, w), masks), seg.Config.AuxLossWeight));
-        var (correct, labelled) = CountCorrect(decode, masks);
-        return new TaskStep(loss, Metrics.Of((Correct, correct), (Labelled, labelled)));
+        return (loss, decode);
     }
 
     private static Tensor Upsampled(Tensor logits, int h, int w) =>

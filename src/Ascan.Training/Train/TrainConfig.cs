@@ -17,8 +17,10 @@ public sealed record TrainConfig
     public string Output { get; init; } = "runs/train";
     /// <summary>Checkpoint to continue from (recovery, last or any checkpoint written by the trainer).</summary>
     public string? Resume { get; init; }
-    /// <summary>Segmentation: the random rescale ratio range of the training pipeline (mmseg's ratio_range).</summary>
-    public double[] RatioRange { get; init; } = [0.5, 2.0];
+    /// <summary>Segmentation: the random rescale ratio range of the training pipeline (mmseg's ratio_range), low end.</summary>
+    public double RatioMin { get; init; } = 0.5;
+    /// <summary>Segmentation: the high end of the random rescale ratio range.</summary>
+    public double RatioMax { get; init; } = 2.0;
     /// <summary>Classification weights that initialise a segmenter's backbone (the keys it lacks are named and skipped).</summary>
     public string? InitBackbone { get; init; }
 
@@ -138,7 +140,7 @@ public sealed record TrainConfig
             (Momentum is >= 0 and < 1, "momentum", $"must be in [0, 1), got {Momentum}."),
             (ScaleMin is > 0 and <= 1, "scale_min", $"must be in (0, 1], got {ScaleMin}."),
             (Hflip is >= 0 and <= 1, "hflip", $"must be in [0, 1], got {Hflip}."),
-            (RatioRange is [> 0, > 0] r && r[0] <= r[1], "ratio_range", $"must be two positive numbers, low then high, got [{string.Join(", ", RatioRange)}]."),
+            (RatioMin > 0 && RatioMin <= RatioMax, "ratio_range", $"must be two positive numbers, low then high, got {RatioMin} {RatioMax}."),
             (ColorJitter >= 0, "color_jitter", $"must be ≥ 0, got {ColorJitter}."),
             (ReProb is >= 0 and <= 1, "re_prob", $"must be in [0, 1], got {ReProb}."),
             (Opt is "adamw" or "sgd" or "momentum", "opt", $"must be 'adamw', 'sgd' or 'momentum', got '{Opt}'."),
