@@ -58,11 +58,7 @@ public static class ModelLoader
     /// </summary>
     public static LoadedClassifier Load(string weightsPath, LoadOptions o)
     {
-        var info = Checkpoint.ReadInfo(weightsPath, "weights file");
-        var (state, classes) = Checkpoint.LoadWeights(weightsPath, o.UseEma);
-        string modelName = o.Model ?? info.ModelName
-            ?? throw new ArgumentException($"'{weightsPath}' does not name its model (a plain weights file without metadata): pass --model NAME.");
-        var entry = ModelRegistry.Get(modelName);
+        var (info, state, classes, modelName, entry) = Open(weightsPath, o);
         int size = ImageSize.Resolve(o.ImageSize, info.TrainedImageSize, entry.Config.InputSize, o.Warnings, weightsPath);
         var model = ModelRegistry.CreateClassifier(modelName, new ModelOptions { ImageSize = size });
         int? inHead = model.NumClassesIn(state);
@@ -93,11 +89,7 @@ public static class ModelLoader
     /// </summary>
     public static LoadedSegmenter LoadSegmenter(string weightsPath, LoadOptions o)
     {
-        var info = Checkpoint.ReadInfo(weightsPath, "weights file");
-        var (state, classes) = Checkpoint.LoadWeights(weightsPath, o.UseEma);
-        string modelName = o.Model ?? info.ModelName
-            ?? throw new ArgumentException($"'{weightsPath}' does not name its model (a plain weights file without metadata): pass --model NAME.");
-        var entry = ModelRegistry.Get(modelName);
+        var (info, state, classes, modelName, entry) = Open(weightsPath, o);
         if (entry.Kind != ModelKind.Segmenter)
             throw new ArgumentException($"--model {modelName} is a {entry.Kind.ToString().ToLowerInvariant()}, not a segmenter (upernet_*).");
         int size = ImageSize.Resolve(o.ImageSize, info.TrainedImageSize, entry.Config.InputSize, o.Warnings, weightsPath);
@@ -114,6 +106,16 @@ public static class ModelLoader
         model.Eval();
         var names = classes ?? Enumerable.Range(0, numClasses).Select(i => $"class_{i}").ToList();
         return new LoadedSegmenter(model, modelName, names, size, info.Data ?? entry.Config);
+    }
+
+    /// <summary>What every loader reads first: the file's metadata, its model (or EMA) weights and class names, and the model's entry (--model, else the stored name).</summary>
+    private static (WeightsInfo Info, Dictionary<string, Tensor> State, IReadOnlyList<string>? Classes, string ModelName, ModelEntry Entry) Open(string weightsPath, LoadOptions o)
+    {
+        var info = Checkpoint.ReadInfo(weightsPath, "weights file");
+        var (state, classes) = Checkpoint.LoadWeights(weightsPath, o.UseEma);
+        string modelName = o.Model ?? info.ModelName
+            ?? throw new ArgumentException($"'{weightsPath}' does not name its model (a plain weights file without metadata): pass --model NAME.");
+        return (info, state, classes, modelName, ModelRegistry.Get(modelName));
     }
 
     /// <summary>
