@@ -128,7 +128,9 @@ internal static class ModelBench
         if (o.Profile)
         {
             Profiler.Stop();
-            profile = ProfileReport.Rows(Profiler.Snapshot(), o.Steps, seconds.Sum());
+            // This thread only: the steps run here (kernel workers are covered by the op that started them); anything else
+            // running in the process meanwhile (a loader, another test) is not part of the step.
+            profile = ProfileReport.Rows(Profiler.Snapshot(currentThreadOnly: true), o.Steps, seconds.Sum());
         }
 
         peak = Math.Max(peak, KernelBench.MeasurePeak(threads));
