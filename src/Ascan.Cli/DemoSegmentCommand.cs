@@ -21,6 +21,8 @@ internal sealed record SegDemoOptions
     public int ImageSize { get; init; } = 64;
     public ulong Seed { get; init; }
     public int Workers { get; init; } = 1;
+    /// <summary>Epochs of the classification pre-training of the backbone (0: the segmenter starts from scratch).</summary>
+    public int PretrainEpochs { get; init; } = 3;
 }
 
 internal static class DemoSegmentCommand
@@ -60,6 +62,8 @@ internal static class DemoSegmentCommand
         .Add(SharedFlags.TrainImages with { Deprecated = null }, o => o.TrainImages, (o, v) => o with { TrainImages = v }, check: SharedFlags.AtLeast(1))
         .Add(SharedFlags.ValImages with { Deprecated = null }, o => o.ValImages, (o, v) => o with { ValImages = v }, check: SharedFlags.AtLeast(1))
         .Add(SharedFlags.ImageSize.WithHelp("Scene size in pixels (also the training crop)."), o => o.ImageSize, (o, v) => o with { ImageSize = v }, check: SharedFlags.AtLeast(32))
+        .Add(new FlagName("--pretrain-epochs", "Epochs of the backbone's pre-training as a shapes classifier (0: from scratch)."), o => o.PretrainEpochs,
+            (o, v) => o with { PretrainEpochs = v }, check: SharedFlags.AtLeast(0))
         .Add(SharedFlags.Seed.WithHelp("Seed of the data and of training."), o => o.Seed, (o, v) => o with { Seed = v })
         .Add(SharedFlags.Workers, o => o.Workers, (o, v) => o with { Workers = v }, check: SharedFlags.AtLeast(0));
 
@@ -87,22 +91,42 @@ internal static class DemoSegmentCommand
         if (!File.Exists(stamp) || File.ReadAllText(stamp) != wanted)
         {
             if (Directory.Exists(dataDir)) Directory.Delete(dataDir, recursive: true);
-            Console.WriteLine($"[1/4] generating shapes scenes: {o.TrainImages} train + {o.ValImages} val, {o.ImageSize}×{o.ImageSize}, with label maps → {dataDir}");
+            Console.WriteLine($"[1/5] generating shapes scenes: {o.TrainImages} train + {o.ValImages} val, {o.ImageSize}×{o.ImageSize}, with label maps → {dataDir}");
             var s = ShapesSegmentationWriter.Write(dataDir, o.TrainImages, o.ValImages, o.ImageSize, o.Seed);
             File.WriteAllText(stamp, wanted);
             Console.WriteLine($"      {s.Classes} classes, done in {ProgressBar.FormatDuration(TimeSpan.FromSeconds(s.Seconds))}");
         }
-        else Console.WriteLine($"[1/4] shapes scenes already in {dataDir}");
+        else Console.WriteLine($"[1/5] shapes scenes already in {dataDir}");
 
-        // 2. Train.
-        var config = Recipe(o, dataDir);
-        Console.WriteLine($"[2/4] training {config.Model} for {config.Epochs} epochs (progress on stderr; Ctrl+C stops with a recovery checkpoint)");
+        // 2. Pre-train the backbone as a classifier of the same shape kinds (the paper's ImageNet pre-training, in
+        //    small): from scratch, the segmenter sits for a seed-dependent number of epochs predicting background.
+        string? backbone = null;
+        if (o.PretrainEpochs > 0)
+        {
+            string pretrainData = Path.Combine(o.Dir, "pretrain-data"), pretrainRun = Path.Combine(o.Dir, "pretrain");
+            var shapes = new Ascan.Data.Shapes.ShapesConfig { Classes = 4, Size = o.ImageSize, Seed = o.Seed + 1 };
+            if (!Directory.Exists(pretrainData)) Ascan.Data.Shapes.ShapesWriter.Write(pretrainData, shapes, 2000, 200);
+            var pre = DemoCommand.Recipe(pretrainRun, pretrainData, o.PretrainEpochs, o.Seed, o.Workers) with { ImageSize = o.ImageSize };
+            Console.WriteLine($"[2/5] pre-training the backbone: ascan_nano as a classifier of the 4 shape kinds, {o.PretrainEpochs} epochs → {pretrainRun}");
+            if (File.Exists(Trainer.WeightsPath(pretrainRun))) Console.WriteLine("      already done");
+            else
+            {
+                if (Directory.Exists(pretrainRun)) Directory.Delete(pretrainRun, recursive: true);
+                int pc = TrainCommand.Run(pre, Console.Out, out _);
+                if (pc != 0) return pc;
+            }
+            backbone = Trainer.WeightsPath(pretrainRun);
+        }
+
+        // 3. Train the segmenter.
+        var config = Recipe(o, dataDir) with { InitBackbone = backbone };
+        Console.WriteLine($"[3/5] training {config.Model} for {config.Epochs} epochs{(backbone != null ? ", backbone from the pre-training" : "")} (progress on stderr; Ctrl+C stops with a recovery checkpoint)");
         int code = SegmentCommand.RunTrain(config, Console.Out, out var result);
         if (code != 0) return code;
 
-        // 3. Evaluate the best checkpoint (its EMA weights, which ranked it) on the whole val split.
+        // 4. Evaluate the best checkpoint (its EMA weights, which ranked it) on the whole val split.
         string best = Trainer.BestPath(o.Dir);
-        Console.WriteLine($"[3/4] evaluating {best} (EMA weights) on the val split");
+        Console.WriteLine($"[4/5] evaluating {best} (EMA weights) on the val split");
         var m = ModelLoader.LoadSegmenter(best, new LoadOptions { UseEma = true, Warnings = Console.Error });
         var val = SegDatasets.Open(dataDir, "val");
         var transform = SegTransformConfig.ForCrop(m.ImageSize) with { Mean = m.Data.Mean, Std = m.Data.Std };
@@ -112,10 +136,10 @@ internal static class DemoSegmentCommand
         File.WriteAllText(Path.Combine(o.Dir, "eval.json"), r.Metrics.ToJson(indented: true) + "\n");
         File.WriteAllText(Path.Combine(o.Dir, "per_class.csv"), r.Metrics.ToCsv());
 
-        // 4. Pictures.
+        // 5. Pictures.
         string overlay = Path.Combine(o.Dir, "overlay.png");
         SegPictures.SaveOverlayGrid(overlay, r.Samples, m.Data.Mean, m.Data.Std);
-        Console.WriteLine($"[4/4] pictures: {Path.Combine(o.Dir, "curves.svg")}, {overlay} (image | prediction | ground truth), per-epoch overlays in {Path.Combine(o.Dir, "overlays")}");
+        Console.WriteLine($"[5/5] pictures: {Path.Combine(o.Dir, "curves.svg")}, {overlay} (image | prediction | ground truth), per-epoch overlays in {Path.Combine(o.Dir, "overlays")}");
         Console.WriteLine($"demo finished in {ProgressBar.FormatDuration(clock.Elapsed)} ({ProgressBar.FormatDuration(TimeSpan.FromSeconds(result!.History.Sum(h => h.Seconds)))} training)");
         Console.WriteLine(FormattableString.Invariant($"aAcc: {r.Metrics.AAcc:F4}  mAcc: {r.Metrics.MAcc:F4}"));
         Console.WriteLine(FormattableString.Invariant($"mIoU: {r.Metrics.MIoU:F2}"));

@@ -359,6 +359,7 @@ public class FlagBindingTests
         new(["--train-images", "50"], o => o.TrainImages, 50),
         new(["--val-images", "20"], o => o.ValImages, 20),
         new(["--image-size", "48"], o => o.ImageSize, 48),
+        new(["--pretrain-epochs", "0"], o => o.PretrainEpochs, 0),
         new(["--seed", "5"], o => o.Seed, 5UL),
         new(["--workers", "2"], o => o.Workers, 2),
     ];
