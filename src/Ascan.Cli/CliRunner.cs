@@ -25,6 +25,7 @@ internal static class CliRunner
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(PredictCommand.Create());
         root.Subcommands.Add(SegmentCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         return root;
     }

@@ -22,7 +22,7 @@ internal sealed record SegDemoOptions
     public ulong Seed { get; init; }
     public int Workers { get; init; } = 1;
     /// <summary>Epochs of the classification pre-training of the backbone (0: the segmenter starts from scratch).</summary>
-    public int PretrainEpochs { get; init; } = 3;
+    public int PretrainEpochs { get; init; } = 5;
 }
 
 internal static class DemoSegmentCommand
@@ -105,7 +105,7 @@ internal static class DemoSegmentCommand
         {
             string pretrainData = Path.Combine(o.Dir, "pretrain-data"), pretrainRun = Path.Combine(o.Dir, "pretrain");
             var shapes = new Ascan.Data.Shapes.ShapesConfig { Classes = 4, Size = o.ImageSize, Seed = o.Seed + 1 };
-            if (!Directory.Exists(pretrainData)) Ascan.Data.Shapes.ShapesWriter.Write(pretrainData, shapes, 2000, 200);
+            if (!Directory.Exists(pretrainData)) Ascan.Data.Shapes.ShapesWriter.Write(pretrainData, shapes, 4000, 200);
             var pre = DemoCommand.Recipe(pretrainRun, pretrainData, o.PretrainEpochs, o.Seed, o.Workers) with { ImageSize = o.ImageSize };
             Console.WriteLine($"[2/5] pre-training the backbone: ascan_nano as a classifier of the 4 shape kinds, {o.PretrainEpochs} epochs → {pretrainRun}");
             if (File.Exists(Trainer.WeightsPath(pretrainRun))) Console.WriteLine("      already done");
@@ -119,7 +119,8 @@ internal static class DemoSegmentCommand
         }
 
         // 3. Train the segmenter.
-        var config = Recipe(o, dataDir) with { InitBackbone = backbone };
+        // A pre-trained backbone is fine-tuned at half the from-scratch rate.
+        var config = Recipe(o, dataDir) with { InitBackbone = backbone, Lr = backbone != null ? 1e-3 : 2e-3 };
         Console.WriteLine($"[3/5] training {config.Model} for {config.Epochs} epochs{(backbone != null ? ", backbone from the pre-training" : "")} (progress on stderr; Ctrl+C stops with a recovery checkpoint)");
         int code = SegmentCommand.RunTrain(config, Console.Out, out var result);
         if (code != 0) return code;

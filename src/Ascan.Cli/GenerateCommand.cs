@@ -16,13 +16,12 @@ internal sealed record ScheduleOptions
     public bool Json { get; init; }
 }
 
-internal static partial class GenerateCommand
+internal static class GenerateCommand
 {
     public static Command Create()
     {
         var cmd = new Command("generate", "Diffusion generation: the samplers' schedules, FID.");
         cmd.Subcommands.Add(Schedule());
-        cmd.Subcommands.Add(Fid());
         return cmd;
     }
 

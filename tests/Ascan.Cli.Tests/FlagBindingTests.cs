@@ -415,6 +415,32 @@ public class FlagBindingTests
         Assert.DoesNotContain("--data", SegmentCommand.EvalFlags(predict: true).Names);
     }
 
+    // ---- generate schedule
+    private static readonly Row<ScheduleOptions>[] ScheduleTable =
+    [
+        new(["--sampler", "dpmpp"], o => o.Sampler, "dpmpp"),
+        new(["--steps", "7"], o => o.Steps, 7),
+        new(["--num-train-timesteps", "500"], o => o.Scheduler.NumTrainTimesteps, 500),
+        new(["--beta-schedule", "scaled_linear"], o => o.Scheduler.BetaSchedule, "scaled_linear"),
+        new(["--beta-start", "0.00085"], o => o.Scheduler.BetaStart, 0.00085),
+        new(["--beta-end", "0.012"], o => o.Scheduler.BetaEnd, 0.012),
+        new(["--prediction-type", "v_prediction"], o => o.Scheduler.PredictionType, "v_prediction"),
+        new(["--timestep-spacing", "trailing"], o => o.Scheduler.TimestepSpacing, "trailing"),
+        new(["--steps-offset", "1"], o => o.Scheduler.StepsOffset, 1),
+        new(["--set-alpha-to-one", "false"], o => o.Scheduler.SetAlphaToOne, false),
+        new(["--solver-order", "1"], o => o.Scheduler.SolverOrder, 1),
+        new(["--final-sigmas-type", "sigma_min"], o => o.Scheduler.FinalSigmasType, "sigma_min"),
+        new(["--shift", "3"], o => o.Scheduler.Shift, 3.0),
+        new(["--json"], o => o.Json, true),
+    ];
+    public static IEnumerable<object[]> ScheduleLabels => Labels(ScheduleTable);
+
+    [Theory, MemberData(nameof(ScheduleLabels))]
+    public void GenerateSchedule_Flag_SetsItsOptionField(string label) => CheckRow(ScheduleTable, label, run => GenerateCommand.Schedule(run), []);
+
+    [Fact]
+    public void GenerateSchedule_Table_CoversEveryFlag() => CheckCoverage(ScheduleTable, GenerateCommand.ScheduleFlags());
+
     // ---- errors: every verb, an unknown flag and a bad value, each named in the message; nothing runs.
     private static Command Verb(string name) => name switch
     {

@@ -1,0 +1,45 @@
+// `generate schedule` prints what a sampler would use (issue 12): diffusers' timesteps, and sigmas where it has them.
+using System.Text.Json;
+
+namespace Ascan.Cli.Tests;
+
+public class GenerateScheduleTests
+{
+    private static JsonElement Schedule(params string[] args)
+    {
+        var (output, err) = (new StringWriter(), new StringWriter());
+        int code = CliRunner.Run(GenerateCommand.Schedule(o => GenerateCommand.PrintSchedule(o, output)), [.. args, "--json"], output, err);
+        Assert.True(code == 0, err.ToString());
+        return JsonDocument.Parse(output.ToString()).RootElement.Clone();
+    }
+
+    [Fact]
+    public void Ddim_LeadingSpacing_IsDiffusersDefault()
+    {
+        // diffusers DDIMScheduler(1000 steps, leading, steps_offset 0).set_timesteps(10): 900, 800, …, 0.
+        var r = Schedule("--sampler", "ddim", "--steps", "10");
+        Assert.Equal(new double[] { 900, 800, 700, 600, 500, 400, 300, 200, 100, 0 }, r.GetProperty("timesteps").EnumerateArray().Select(e => e.GetDouble()));
+        Assert.Equal(JsonValueKind.Null, r.GetProperty("sigmas").ValueKind);
+        var trailing = Schedule("--sampler", "ddim", "--steps", "10", "--timestep-spacing", "trailing");
+        Assert.Equal(999, trailing.GetProperty("timesteps")[0].GetDouble());
+    }
+
+    [Fact]
+    public void DpmSolverAndEuler_HaveSigmas_OneMoreThanSteps()
+    {
+        foreach (var sampler in new[] { "dpmpp", "euler" })
+        {
+            var r = Schedule("--sampler", sampler, "--steps", "8");
+            Assert.Equal(8, r.GetProperty("timesteps").GetArrayLength());
+            Assert.Equal(9, r.GetProperty("sigmas").GetArrayLength());
+        }
+    }
+
+    [Fact]
+    public void UnknownSampler_IsAUsageError()
+    {
+        var err = new StringWriter();
+        Assert.Equal(2, CliRunner.Run(GenerateCommand.Schedule(_ => 0), ["--sampler", "plms"], new StringWriter(), err));
+        Assert.Contains("--sampler must be one of ddpm, ddim, dpmpp, euler", err.ToString());
+    }
+}
