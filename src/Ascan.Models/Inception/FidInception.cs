@@ -1,6 +1,7 @@
 // pytorch-fid's InceptionV3 (fid_inception_v3: torchvision's Inception3 layout with FIDInceptionA/C/E_1/E_2) as a
 // pool3 feature extractor, under the keys of pt_inception-2015-12-05; channels-last inside.
 using Ascan.Core;
+using Ascan.Kernels;
 using Ascan.Nn;
 
 namespace Ascan.Models.Inception;

@@ -37,7 +37,8 @@ public sealed class SymmetricEigen
             for (int j = i + 1; j < n; j++) if (d[j] < d[k]) k = j;
             if (k == i) continue;
             (d[i], d[k]) = (d[k], d[i]);
-            if (vectors) w.AsSpan(i * n, n).SwapWith(w.AsSpan(k * n, n));
+            if (vectors)
+                for (int t = 0; t < n; t++) (w[i * n + t], w[k * n + t]) = (w[k * n + t], w[i * n + t]);
         }
         return new SymmetricEigen(n, d, vectors ? w : null);
     }
