@@ -5,9 +5,25 @@ using Ascan.Kernels;
 
 namespace Ascan.Nn;
 
-/// <summary>Configuration of a <see cref="Conv2d"/> (square kernel); initialisers default to PyTorch's.</summary>
+/// <summary>
+/// Configuration of a <see cref="Conv2d"/>; initialisers default to PyTorch's. The kernel is KernelSize × KernelSize
+/// and the padding Padding on both axes unless <see cref="KernelWidth"/> / <see cref="PaddingWidth"/> set the width's
+/// own (Inception's 1×7 with padding (0, 3): KernelSize 1, KernelWidth 7, Padding 0, PaddingWidth 3).
+/// </summary>
 public sealed record Conv2dConfig(int InChannels, int OutChannels, int KernelSize)
 {
+    /// <summary>Kernel width when it differs from the height (KernelSize); null: square.</summary>
+    public int? KernelWidth { get; init; }
+
+    /// <summary>Padding of the width axis when it differs from the height's (Padding); null: the same.</summary>
+    public int? PaddingWidth { get; init; }
+
+    /// <summary>(KH, KW).</summary>
+    public (int H, int W) Kernel => (KernelSize, KernelWidth ?? KernelSize);
+
+    /// <summary>(padH, padW).</summary>
+    public (int H, int W) Pad => (Padding, PaddingWidth ?? Padding);
+
     public int Stride { get; init; } = 1;
     public int Padding { get; init; }
     public int Dilation { get; init; } = 1;
@@ -36,9 +52,9 @@ public sealed class Conv2d : Module, ILayer
         if (config.Groups < 1 || config.InChannels % config.Groups != 0 || config.OutChannels % config.Groups != 0)
             throw new ArgumentException($"Conv2d {p}: groups {config.Groups} must divide in ({config.InChannels}) and out ({config.OutChannels}) channels.");
         Config = config;
-        int k = config.KernelSize;
-        _weight = AddParameter("weight", [config.OutChannels, config.InChannels / config.Groups, k, k], config.WeightInit ?? Init.TorchDefaultWeight);
-        if (config.Bias) _bias = AddParameter("bias", [config.OutChannels], config.BiasInit ?? Init.TorchDefaultBias(config.InChannels / config.Groups * k * k));
+        var (kh, kw) = config.Kernel;
+        _weight = AddParameter("weight", [config.OutChannels, config.InChannels / config.Groups, kh, kw], config.WeightInit ?? Init.TorchDefaultWeight);
+        if (config.Bias) _bias = AddParameter("bias", [config.OutChannels], config.BiasInit ?? Init.TorchDefaultBias(config.InChannels / config.Groups * kh * kw));
     }
 
     public Tensor Weight => _weight.Value;
@@ -55,7 +71,7 @@ public sealed class Conv2d : Module, ILayer
     public Tensor Forward(Tensor x, BatchNorm2d? bn, Activation act = Activation.None, Tensor? residual = null, bool residualBeforeAct = false)
     {
         if (CanFold(x, bn, residual)) return Folded(bn).Forward(x, act, residual, residualBeforeAct);
-        var y = Ops.Conv2d(x, Weight, Bias, Config.Stride, Config.Padding, Config.Dilation, Config.Groups);
+        var y = Ops.Conv2d(x, Weight, Bias, (Config.Stride, Config.Stride), Config.Pad, (Config.Dilation, Config.Dilation), Config.Groups);
         if (bn == null || (residual != null && residualBeforeAct)) return InferenceFusion.Epilogue(bn?.Forward(y) ?? y, act, residual, residualBeforeAct);
         if (act == Activation.None && residual == null) return bn.Forward(y);
         return bn.ForwardAct(y, act, residual);

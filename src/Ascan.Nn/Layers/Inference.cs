@@ -221,7 +221,7 @@ public sealed class FoldedConv2d : IDisposable
                 bias[i] = (beta?[i] ?? 0.0) + (bias[i] - mean[i]) * scale[i];
             }
         }
-        _weight = Ops.PackConv2dWeight(_conv.Weight, (cfg.Stride, cfg.Stride), (cfg.Padding, cfg.Padding), (cfg.Dilation, cfg.Dilation), scale);
+        _weight = Ops.PackConv2dWeight(_conv.Weight, (cfg.Stride, cfg.Stride), cfg.Pad, (cfg.Dilation, cfg.Dilation), scale);
         _bias = convBias != null || _bn != null ? Tensor.FromArray(bias.Select(v => (float)v).ToArray(), o).Clone() : null;
         _stamp = new SourceStamp(Sources());
     }

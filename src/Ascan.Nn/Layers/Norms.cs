@@ -53,7 +53,7 @@ public sealed class BatchNorm2d : Module, ILayer
     public Tensor ForwardActConv1x1(Tensor x, Ascan.Kernels.Activation act, Conv2d conv)
     {
         var cc = conv.Config;
-        if (cc.KernelSize != 1 || cc.Stride != 1 || cc.Padding != 0 || cc.Groups != 1 || conv.Bias != null)
+        if (cc.Kernel != (1, 1) || cc.Stride != 1 || cc.Pad != (0, 0) || cc.Groups != 1 || conv.Bias != null)
             throw new ArgumentException($"{Path}.ForwardActConv1x1: {conv.Path} must be a 1×1, stride-1 conv without bias or groups.");
         bool useBatch = Training || _mean == null;
         if (Training && _mean != null) NumBatchesTracked++;
