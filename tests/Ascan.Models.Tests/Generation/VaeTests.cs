@@ -12,7 +12,9 @@ namespace Ascan.Models.Tests;
 public class VaeTests(ITestOutputHelper output)
 {
     // Every output and gradient within 1e-4 of the expected tensor's largest magnitude (float32 engine vs float64 torch).
-    private static readonly FixtureTolerance Tol = new(new Tolerance(Rtol: 0, Atol: 0, OfMax: 1e-4));
+    // Gradients also get an absolute 1e-5: to_k.bias's true gradient is exactly 0 (q·b shifts every score of a query
+    // row alike, and softmax ignores that), so float32 rounding (~1e-6) is all either side can give there.
+    private static readonly FixtureTolerance Tol = new(new Tolerance(Rtol: 0, Atol: 0, OfMax: 1e-4), new Tolerance(Rtol: 0, Atol: 1e-5, OfMax: 1e-4));
 
     private static AutoencoderKLConfig TinyConfig(FixtureFile fx) => new()
     {
@@ -43,7 +45,11 @@ public class VaeTests(ITestOutputHelper output)
             outs.Select((o, i) => (o * fx.Get("gout." + names[i]).ToTensor(DType.F32)).Sum()).Aggregate((a, b) => a + b).Backward();
             return (outs.Select(o => o.Detach()).ToArray(), model.NamedParameters());
         });
-        foreach (var group in compared.GroupBy(c => c.Name.StartsWith("grad.param.") ? "parameter gradients" : c.Name))
+        // to_k.bias (true gradient 0, see Tol) would report rounding over 1e-17: listed by its absolute difference alone.
+        foreach (var c in compared.Where(c => c.Name.EndsWith("to_k.bias", StringComparison.Ordinal)))
+            output.WriteLine($"{c.Name}: max |Δ| = {c.MaxAbsDiff:E2} (expected 0 up to rounding)");
+        foreach (var group in compared.Where(c => !c.Name.EndsWith("to_k.bias", StringComparison.Ordinal))
+                     .GroupBy(c => c.Name.StartsWith("grad.param.") ? "parameter gradients" : c.Name))
         {
             var worst = group.MaxBy(c => c.Relative)!;
             output.WriteLine($"{group.Key}: max |Δ|/max|expected| = {worst.Relative:E2} ({worst.Name})");
