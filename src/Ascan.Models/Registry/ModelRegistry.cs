@@ -62,7 +62,7 @@ public static class ModelRegistry
     private static readonly Lazy<Dictionary<string, ModelEntry>> Entries = new(() =>
     {
         var d = new Dictionary<string, ModelEntry>(StringComparer.Ordinal);
-        foreach (var e in AscanZoo.Entries.Concat(TorchvisionZoo.Entries).Concat(UperNetZoo.Entries).Concat(UNetZoo.Entries))
+        foreach (var e in AscanZoo.Entries.Concat(TorchvisionZoo.Entries).Concat(UperNetZoo.Entries).Concat(UNetZoo.Entries).Concat(VaeZoo.Entries))
             if (!d.TryAdd(e.Name, e)) throw new InvalidOperationException($"Model '{e.Name}' is registered twice.");
         return d;
     });
