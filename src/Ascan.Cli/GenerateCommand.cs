@@ -4,6 +4,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Ascan.Cli.Flags;
 using Ascan.Models.Generation;
+using Ascan.Training.Eval;
 
 namespace Ascan.Cli;
 
@@ -22,6 +23,7 @@ internal static class GenerateCommand
     {
         var cmd = new Command("generate", "Diffusion generation: the samplers' schedules, FID.");
         cmd.Subcommands.Add(Schedule());
+        cmd.Subcommands.Add(Fid());
         return cmd;
     }
 
@@ -72,5 +74,34 @@ internal static class GenerateCommand
         if (s.Sigmas is { } sigmas)
             stdout.WriteLine("sigmas:    " + string.Join(" ", sigmas.Select(x => x.ToString("0.######", System.Globalization.CultureInfo.InvariantCulture))));
         return 0;
+    }
+
+    /// <summary>
+    /// `generate fid --features A B`: pytorch-fid's Fréchet distance of two feature files (tensor `features`, (N, D)),
+    /// statistics in float64; prints `fid: X` (6 significant digits), or JSON.
+    /// </summary>
+    public static Command Fid()
+    {
+        var cmd = new Command("fid", "Fréchet Inception Distance as pytorch-fid computes it, from two feature files (safetensors with a tensor " +
+            "'features' of shape (N, D), e.g. pool3 features of the FID Inception). Prints 'fid: X'.");
+        var features = new Option<string[]>("--features") { Description = "Two feature files: the reference set and the generated set.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var json = new Option<bool>("--json") { Description = "Print {fid, n_a, n_b, dim} as JSON. [default: false]" };
+        cmd.Options.Add(features);
+        cmd.Options.Add(json);
+        cmd.SetAction(r =>
+        {
+            var files = r.GetValue(features)!;
+            if (files.Length != 2) throw new ArgumentException($"--features takes two files (reference, generated), got {files.Length}.");
+            var (a, b) = (Ascan.Training.Eval.Fid.ReadFeatures(files[0]), Ascan.Training.Eval.Fid.ReadFeatures(files[1]));
+            if (a.GetLength(1) != b.GetLength(1))
+                throw new ArgumentException($"--features: {files[0]} has {a.GetLength(1)}-d features, {files[1]} has {b.GetLength(1)}-d.");
+            double fid = Ascan.Training.Eval.Fid.FromFeatures(a, b);
+            var stdout = r.InvocationConfiguration.Output;
+            if (r.GetValue(json))
+                stdout.WriteLine(JsonSerializer.Serialize(new { fid, n_a = a.GetLength(0), n_b = b.GetLength(0), dim = a.GetLength(1) }));
+            else stdout.WriteLine("fid: " + fid.ToString("G6", System.Globalization.CultureInfo.InvariantCulture));
+            return 0;
+        });
+        return cmd;
     }
 }

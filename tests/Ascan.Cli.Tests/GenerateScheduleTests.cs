@@ -43,3 +43,36 @@ public class GenerateScheduleTests
         Assert.Contains("--sampler must be one of ddpm, ddim, dpmpp, euler", err.ToString());
     }
 }
+
+public class GenerateFidTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("ascan-fid-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Features(string name, int n, int d, ulong seed, double shift = 0)
+    {
+        var rng = new Ascan.Core.Rng(seed);
+        var x = new float[n * d];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() + shift);
+        string path = Path.Combine(_dir, name);
+        Ascan.Core.IO.TensorFile.Save(path, new Dictionary<string, Ascan.Core.Tensor> { ["features"] = Ascan.Core.Tensor.FromArray(x, n, d) });
+        return path;
+    }
+
+    [Fact]
+    public void Fid_OfTwoFeatureFiles_PrintsSixDigits_IdenticalIsZero_MismatchedDimsRefused()
+    {
+        string a = Features("a.safetensors", 60, 8, 1), b = Features("b.safetensors", 50, 8, 2, shift: 0.5), c = Features("c.safetensors", 20, 6, 3);
+        var (output, err) = (new StringWriter(), new StringWriter());
+        Assert.Equal(0, CliRunner.Run(GenerateCommand.Fid(), ["--features", a, b], output, err));
+        Assert.Matches(@"^fid: \d\.\d{5}$", output.ToString().Trim()); // mean shift 0.5 over 8 dims: about 2
+        double want = Ascan.Training.Eval.Fid.FromFiles(a, b);
+        Assert.Equal(want.ToString("G6", System.Globalization.CultureInfo.InvariantCulture), output.ToString().Trim()["fid: ".Length..]);
+        output = new StringWriter();
+        Assert.Equal(0, CliRunner.Run(GenerateCommand.Fid(), ["--features", a, a, "--json"], output, err));
+        Assert.True(Math.Abs(JsonDocument.Parse(output.ToString()).RootElement.GetProperty("fid").GetDouble()) < 1e-9);
+        Assert.Equal(2, CliRunner.Run(GenerateCommand.Fid(), ["--features", a, c], new StringWriter(), err));
+        Assert.Contains("8-d features", err.ToString());
+    }
+}
