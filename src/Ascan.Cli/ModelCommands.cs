@@ -6,6 +6,7 @@ using Ascan.Cli.Flags;
 using Ascan.Core;
 using Ascan.Core.IO;
 using Ascan.Models;
+using Ascan.Models.Generation;
 using Ascan.Models.Segmentation;
 using Ascan.Training.Eval;
 
@@ -97,10 +98,13 @@ internal static class ModelCommands
         // Built for the size asked (ViT's position embeddings depend on it), as bench builds it.
         var module = ModelRegistry.Create(name, new ModelOptions { ImageSize = imageSize });
         module.Eval();
-        var (backbone, forward) = module switch
+        var (backbone, forward, channels) = module switch
         {
-            Segmenter s => ((Backbone)s.Backbone, (Func<Tensor, Tensor>)s.Forward),
-            ClassifierModel c => (c, c.Forward),
+            Segmenter s => ((Backbone?)s.Backbone, (Func<Tensor, Tensor>)s.Forward, 3),
+            ClassifierModel c => (c, c.Forward, 3),
+            // A denoiser's cost is one step: timestep 0, class 0 (the null class costs the same).
+            UNetModel u => (null, x => u.Forward(x, Tensor.Zeros(x.Dim(0)), new int[x.Dim(0)]), u.Config.InChannels),
+            AutoencoderKL v => (null, x => v.Forward(x), v.Config.InChannels),
             _ => throw new ArgumentException($"info describes image models; {name} is a {entry.Kind.ToString().ToLowerInvariant()}."),
         };
         List<int[]> stageShapes;
@@ -109,15 +113,15 @@ internal static class ModelCommands
         using (Autograd.NoGrad())
         {
             using (TensorScope.Begin())
-                stageShapes = backbone.ForwardStages(Tensor.Zeros(1, 3, size, size)).Select(t => t.ShapeArray()).ToList();
+                stageShapes = backbone?.ForwardStages(Tensor.Zeros(1, channels, size, size)).Select(t => t.ShapeArray()).ToList() ?? [];
             using (TensorScope.Begin())
             using (var counter = MacCounter.Begin())
             {
-                outputShape = forward(Tensor.Zeros(1, 3, size, size)).ShapeArray();
+                outputShape = forward(Tensor.Zeros(1, channels, size, size)).ShapeArray();
                 macs = counter.Total;
             }
         }
-        var rows = backbone.FeatureInfo.Select((f, i) => new
+        var rows = (backbone?.FeatureInfo ?? []).Select((f, i) => new
         {
             stage = f.Name,
             blocks = f.Blocks ?? "",
@@ -136,6 +140,7 @@ internal static class ModelCommands
         stdout.WriteLine($"GMACs:      {macs / 1e9:F3} at {size}×{size} (conv, linear and attention matmuls{(module is Segmenter ? "; decode head, as mmseg's inference" : "")})");
         stdout.WriteLine($"data:       {entry.Config.InputSize}px, crop {entry.Config.CropFraction}, {entry.Config.Interpolation}, mean [{string.Join(", ", entry.Config.Mean)}], std [{string.Join(", ", entry.Config.Std)}]");
         stdout.WriteLine($"output:     {ShapeUtil.Format(outputShape)}");
+        if (rows.Count == 0) return 0;
         stdout.WriteLine();
         stdout.WriteLine($"{"stage",-10} {"blocks",-16} {"width",6} {"stride",7}  output (B, H, W, C)");
         foreach (var r in rows) stdout.WriteLine($"{r.stage,-10} {r.blocks,-16} {r.width,6} {r.stride,7}  {ShapeUtil.Format(r.output_shape)}");

@@ -76,3 +76,20 @@ public class GenerateFidTests : IDisposable
         Assert.Contains("8-d features", err.ToString());
     }
 }
+
+public class GeneratorInfoTests
+{
+    [Theory]
+    [InlineData("unet_shapes", 3_017_635, 3)]
+    [InlineData("vae_shapes", 658_375, 3)]
+    public void Info_DescribesGenerators_ParamsAndOutput(string model, long parameters, int channels)
+    {
+        var (output, err) = (new StringWriter(), new StringWriter());
+        Assert.True(CliRunner.Run(ModelCommands.Info(), ["--model", model, "--json"], output, err) == 0, err.ToString());
+        var json = JsonDocument.Parse(output.ToString()).RootElement;
+        Assert.Equal("generator", json.GetProperty("kind").GetString());
+        Assert.Equal(parameters, json.GetProperty("params").GetInt64());
+        Assert.Equal(channels, json.GetProperty("output_shape")[1].GetInt32());
+        Assert.True(json.GetProperty("gmacs").GetDouble() > 0);
+    }
+}
