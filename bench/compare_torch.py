@@ -90,7 +90,9 @@ def stripped_env() -> dict[str, str]:
 
 def best_env(threads: int, openblas: str | None) -> dict[str, str]:
     env = stripped_env()
-    env.update(OPENBLAS_CORETYPE="SkylakeX", OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    # SkylakeX kernels need AVX-512; on a CPU without it they die with SIGILL, Haswell's are the AVX2 ones.
+    avx512 = "avx512f" in Path("/proc/cpuinfo").read_text()
+    env.update(OPENBLAS_CORETYPE="SkylakeX" if avx512 else "Haswell", OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     if openblas:
         env["LD_LIBRARY_PATH"] = openblas + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
     return env

@@ -75,17 +75,27 @@ internal static class ModelBench
         try
         {
             KernelPool.Threads = threads;
-            ClassifierModel? loaded = null;
+            Module? loaded = null;
             int size;
             if (o.Weights != null)
             {
                 // Checkpoints and plain weights through the one loader: model name, classes and size from the file when not given.
-                var l = ModelLoader.Load(o.Weights, new LoadOptions
+                var lo = new LoadOptions
                 {
                     Model = entry?.Name, UseEma = o.UseEma, ImageSize = o.ImageSize, NumClasses = o.NumClasses, Verbose = o.Verbose,
                     AllowHeadless = true, Warnings = log,
-                });
-                (loaded, size, o) = (l.Model, l.ImageSize, o with { Model = l.ModelName });
+                };
+                string? name = entry?.Name ?? Ascan.Training.Train.Checkpoint.ReadInfo(o.Weights, "weights file").ModelName;
+                if (name != null && ModelRegistry.Get(name).Kind == ModelKind.Segmenter)
+                {
+                    var s = ModelLoader.LoadSegmenter(o.Weights, lo);
+                    (loaded, size, o) = (s.Model, s.ImageSize, o with { Model = s.ModelName });
+                }
+                else
+                {
+                    var l = ModelLoader.Load(o.Weights, lo);
+                    (loaded, size, o) = (l.Model, l.ImageSize, o with { Model = l.ModelName });
+                }
             }
             else size = ImageSize.Resolve(o.ImageSize, stored: null, entry!.Config.InputSize);
             var runner = StepRunner.Create(o, size, loaded);
@@ -283,7 +293,7 @@ internal static class ModelBench
         }
 
         /// <param name="loaded">The model with --weights loaded (<see cref="ModelLoader"/>); null: seeded random weights.</param>
-        public static StepRunner Create(ModelBenchOptions o, int size, ClassifierModel? loaded)
+        public static StepRunner Create(ModelBenchOptions o, int size, Module? loaded)
         {
             var module = loaded ?? ModelRegistry.Create(o.Model, new ModelOptions { NumClasses = o.NumClasses, ImageSize = o.ImageSize, Seed = o.Seed });
             module.Train(o.Train);
