@@ -63,9 +63,6 @@ internal static class CliRunner
         return ExitCode(e);
     }
 
-    /// <summary>Reports <paramref name="e"/> on the invocation's error writer, named by the verb <paramref name="r"/> ran.</summary>
-    public static int Report(ParseResult r, Exception e) => Report(r.InvocationConfiguration.Error, Name(r), e);
-
     /// <summary>
     /// 2 for what the user can fix on the command line (a bad argument, a file or folder that is not there), 1 for a
     /// failure while running (I/O, corrupt data, an unexpected error).

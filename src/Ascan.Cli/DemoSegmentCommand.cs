@@ -35,15 +35,17 @@ internal static class DemoSegmentCommand
     /// pipeline with the crop equal to the image and a narrower rescale (0.75–1.5: at 0.5 a 64 px scene is mostly
     /// padding): cat_max_ratio crop, flip, photometric distortion. EMA weights are scored.
     /// </summary>
-    internal static TrainConfig Recipe(SegDemoOptions o, string dataDir) => SegmentCommand.Defaults with
+    /// <param name="backbone">Pre-trained backbone weights, fine-tuned at half the from-scratch rate; null: from scratch.</param>
+    internal static TrainConfig Recipe(SegDemoOptions o, string dataDir, string? backbone) => SegmentCommand.Defaults with
     {
+        InitBackbone = backbone,
         Model = "upernet_ascan_nano",
         Data = dataDir,
         Output = o.Dir,
         ImageSize = o.ImageSize,
         Epochs = o.Epochs,
         BatchSize = 8,
-        Lr = 2e-3,
+        Lr = backbone != null ? 1e-3 : 2e-3,
         WeightDecay = 0.01,
         RatioMin = 0.75,
         RatioMax = 1.5,
@@ -119,8 +121,7 @@ internal static class DemoSegmentCommand
         }
 
         // 3. Train the segmenter.
-        // A pre-trained backbone is fine-tuned at half the from-scratch rate.
-        var config = Recipe(o, dataDir) with { InitBackbone = backbone, Lr = backbone != null ? 1e-3 : 2e-3 };
+        var config = Recipe(o, dataDir, backbone);
         Console.WriteLine($"[3/5] training {config.Model} for {config.Epochs} epochs{(backbone != null ? ", backbone from the pre-training" : "")} (progress on stderr; Ctrl+C stops with a recovery checkpoint)");
         int code = SegmentCommand.RunTrain(config, Console.Out, out var result);
         if (code != 0) return code;
@@ -129,17 +130,11 @@ internal static class DemoSegmentCommand
         string best = Trainer.BestPath(o.Dir);
         Console.WriteLine($"[4/5] evaluating {best} (EMA weights) on the val split");
         var m = ModelLoader.LoadSegmenter(best, new LoadOptions { UseEma = true, Warnings = Console.Error });
-        var val = SegDatasets.Open(dataDir, "val");
-        var transform = SegTransformConfig.ForCrop(m.ImageSize) with { Mean = m.Data.Mean, Std = m.Data.Std };
-        var loader = Ascan.Data.DataLoader.ForSegEvaluation(val, transform, new Ascan.Data.LoaderOptions { BatchSize = 1, Shuffle = false, Workers = o.Workers });
-        var r = SegEvaluator.Evaluate(m.Model, loader, keepSamples: 8);
+        var r = SegmentCommand.EvaluateSplit(m, SegDatasets.Open(dataDir, "val"), inference: null, o.Workers, keepSamples: 8);
         Console.WriteLine(r.Metrics.ToTable());
-        File.WriteAllText(Path.Combine(o.Dir, "eval.json"), r.Metrics.ToJson(indented: true) + "\n");
-        File.WriteAllText(Path.Combine(o.Dir, "per_class.csv"), r.Metrics.ToCsv());
 
-        // 5. Pictures.
-        string overlay = Path.Combine(o.Dir, "overlay.png");
-        SegPictures.SaveOverlayGrid(overlay, r.Samples, m.Data.Mean, m.Data.Std);
+        // 5. Pictures (and eval.json, per_class.csv).
+        string overlay = SegEvaluator.WriteFiles(r, o.Dir, m.Data.Mean, m.Data.Std);
         Console.WriteLine($"[5/5] pictures: {Path.Combine(o.Dir, "curves.svg")}, {overlay} (image | prediction | ground truth), per-epoch overlays in {Path.Combine(o.Dir, "overlays")}");
         Console.WriteLine($"demo finished in {ProgressBar.FormatDuration(clock.Elapsed)} ({ProgressBar.FormatDuration(TimeSpan.FromSeconds(result!.History.Sum(h => h.Seconds)))} training)");
         Console.WriteLine(FormattableString.Invariant($"aAcc: {r.Metrics.AAcc:F4}  mAcc: {r.Metrics.MAcc:F4}"));

@@ -80,12 +80,8 @@ internal static class EvalCommand
     /// evaluation, runs/eval/&lt;time&gt;-&lt;model&gt; (never beside the weights, where it replaced the last picture);
     /// with --json and no --output nothing is written (stdout is the result).
     /// </summary>
-    internal static string? ResultFolder(EvalOptions o, string model, DateTime now)
-    {
-        if (o.Output != null) return o.Output;
-        if (o.Json) return null;
-        return RunFolders.New(Path.Combine("runs", "eval"), model, now);
-    }
+    internal static string? ResultFolder(EvalOptions o, string model, DateTime now) =>
+        RunFolders.ForResults(o.Output, o.Json, Path.Combine("runs", "eval"), model, now);
 
     /// <summary>Evaluates <paramref name="m"/> on DIR/val (or DIR) with the eval transform of its data config (stored, else the model's) at its training size.</summary>
     internal static EvalResult Run(LoadedClassifier m, string dataDir, int batchSize, int workers, bool showProgress, bool keepPredictions = false)

@@ -181,11 +181,8 @@ internal static class ModelCommands
             Model = string.IsNullOrEmpty(o.Model) ? null : o.Model, NumClasses = o.NumClasses, UseEma = o.UseEma, Verbose = o.Verbose,
             ImageSize = x.Rank == 4 ? x.Dim(2) : null, AllowHeadless = true, Warnings = Console.Error,
         };
-        string? name = options.Model ?? Ascan.Training.Train.Checkpoint.ReadInfo(o.Weights, "weights file").ModelName;
         // A segmenter writes mmseg's inference output: the decode head's logits resized to the input, (B, K, H, W).
-        Func<Tensor, Tensor> forward = name != null && ModelRegistry.Get(name).Kind == ModelKind.Segmenter
-            ? ModelLoader.LoadSegmenter(o.Weights, options).Model.Forward
-            : ModelLoader.Load(o.Weights, options).Model.Forward;
+        var forward = ModelLoader.LoadImageModel(o.Weights, options).Forward;
         Tensor y;
         using (Autograd.NoGrad()) y = forward(x);
         string output = Path.GetFullPath(o.Output);

@@ -84,9 +84,34 @@ internal static class PredictCommand
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {m.ClassNames[i].PadRight(w)}  {EvalPictures.Percent(prob, 2),7}"));
             }
         }
-        int failed = results.Count(p => p.Error != null);
-        if (failed > 0) Console.Error.WriteLine($"predict: {failed} of {results.Count} files could not be read (listed above)");
-        return failed == results.Count ? CliRunner.RuntimeError : 0;
+        return FilesDone("predict", results.Count(p => p.Error != null), results.Count);
+    }
+
+    /// <summary>
+    /// <paramref name="path"/> decoded, or null with <paramref name="error"/> set when it cannot be read (missing, not an
+    /// image, a format other than JPEG/PNG), reported on <paramref name="log"/> as "VERB: skipped PATH: why" — the
+    /// rule of every verb that takes many image files: one bad file does not stop the rest.
+    /// </summary>
+    internal static Image? TryLoad(string path, string verb, TextWriter? log, out string? error)
+    {
+        try
+        {
+            error = null;
+            return ImageIO.Load(path);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ImageDecodeException or UnauthorizedAccessException)
+        {
+            log?.WriteLine($"{verb}: skipped {path}: {e.Message}");
+            error = e.Message;
+            return null;
+        }
+    }
+
+    /// <summary>Says how many of <paramref name="total"/> files were skipped; the exit code is 1 only when none could be read.</summary>
+    internal static int FilesDone(string verb, int failed, int total)
+    {
+        if (failed > 0) Console.Error.WriteLine($"{verb}: {failed} of {total} files could not be read (listed above)");
+        return failed == total ? CliRunner.RuntimeError : 0;
     }
 
     /// <summary>
@@ -122,15 +147,9 @@ internal static class PredictCommand
         using var noGrad = Autograd.NoGrad();
         foreach (var path in paths)
         {
-            Image image;
-            try
+            if (TryLoad(path, "predict", log, out var error) is not { } image)
             {
-                image = ImageIO.Load(path);
-            }
-            catch (Exception e) when (e is IOException or InvalidDataException or ImageDecodeException or UnauthorizedAccessException)
-            {
-                log?.WriteLine($"predict: skipped {path}: {e.Message}");
-                results.Add(new Prediction(path, [], e.Message));
+                results.Add(new Prediction(path, [], error));
                 continue;
             }
             var x = new float[3 * s * s];

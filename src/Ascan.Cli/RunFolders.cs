@@ -13,4 +13,11 @@ internal static class RunFolders
         for (int k = 2; Directory.Exists(dir); k++) dir = $"{stem}-{k}";
         return dir;
     }
+
+    /// <summary>
+    /// Where an evaluation writes its files: <paramref name="output"/> when given; else, with <paramref name="json"/>
+    /// (stdout is the result), nowhere (null); else a new folder under <paramref name="root"/> (<see cref="New"/>).
+    /// </summary>
+    public static string? ForResults(string? output, bool json, string root, string model, DateTime now) =>
+        output ?? (json ? null : New(root, model, now));
 }

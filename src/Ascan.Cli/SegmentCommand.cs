@@ -86,7 +86,7 @@ internal static partial class SegmentCommand
             BatchSize = 1, Shuffle = false, Seed = c.Seed, Workers = c.Workers, Log = Console.Error,
         });
         int classes = trainSet.ClassNames.Count;
-        var task = new SegmentationTask(() => CreateSegmenter(c, classes), train, val, entry.Config);
+        var task = new SegmentationTask(SegmenterFactory(c, classes), train, val, entry.Config);
         var trainer = new Trainer(c, task, train) { Log = stdout };
         int code = TrainCommand.RunTrainer(trainer, "segment train", out result);
         if (code != 0) return code;
@@ -100,26 +100,26 @@ internal static partial class SegmentCommand
     }
 
     /// <summary>
-    /// The segmenter of a run: the registered model with the data's classes; with --init-backbone, its backbone from a
-    /// classifier's weights (the classifier-only keys named once and skipped). Built the same way every call (EMA copy).
+    /// The segmenter of a run: the registered model with the data's classes; with --init-backbone (not on resume, where
+    /// the checkpoint holds the weights), its backbone from a classifier's weights, read once for the model and its
+    /// EMA copy, the classifier-only keys named once and skipped. Built the same way every call.
     /// </summary>
-    private static Segmenter CreateSegmenter(TrainConfig c, int classes)
+    private static Func<Segmenter> SegmenterFactory(TrainConfig c, int classes)
     {
-        var m = Segmenter.Create(c.Model, new ModelOptions { NumClasses = classes, DropPath = c.DropPath, Seed = c.Seed });
-        if (c.InitBackbone != null && c.Resume == null)
+        var init = c.InitBackbone != null && c.Resume == null ? SafetensorsState.Load(c.InitBackbone) : null;
+        bool reported = false;
+        return () =>
         {
-            var skipped = m.LoadBackbone(SafetensorsState.Load(c.InitBackbone));
-            if (!_initReported)
-            {
+            var m = Segmenter.Create(c.Model, new ModelOptions { NumClasses = classes, DropPath = c.DropPath, Seed = c.Seed });
+            if (init == null) return m;
+            var skipped = m.LoadBackbone(init);
+            if (!reported)
                 Console.Error.WriteLine($"segment train: backbone initialised from {c.InitBackbone}" +
                     (skipped.Count > 0 ? $" (skipped classifier-only keys: {string.Join(", ", skipped)})" : ""));
-                _initReported = true;
-            }
-        }
-        return m;
+            reported = true;
+            return m;
+        };
     }
-
-    private static bool _initReported;
 
     /// <summary>The train split and, when the folder has one, the validation split; problems named by --data.</summary>
     internal static (SegFolderDataset Train, SegFolderDataset? Val) OpenData(string data, TextWriter log)

@@ -104,20 +104,11 @@ internal static partial class SegmentCommand
         var val = SegDatasets.Open(o.Data, "val");
         if (!val.ClassNames.SequenceEqual(m.ClassNames))
             throw new ArgumentException($"--data {o.Data} has {val.ClassNames.Count} classes ({Preview(val.ClassNames)}); the segmenter was trained on {m.ClassNames.Count} ({Preview(m.ClassNames)}).");
-        var transform = SegTransformConfig.ForCrop(m.ImageSize) with { Mean = m.Data.Mean, Std = m.Data.Std };
-        var loader = DataLoader.ForSegEvaluation(val, transform, new LoaderOptions { BatchSize = 1, Shuffle = false, Workers = o.Workers, Log = Console.Error });
-        var bar = o.Json ? null : ProgressBar.ForStderr(50);
-        var r = SegEvaluator.Evaluate(m.Model, loader, Inference(o, m.ImageSize), keepSamples: 6,
-            progress: bar == null ? null : (done, total) => Console.Error.Write($"\rsegment eval: {done}/{total} images"));
-        if (bar != null) Console.Error.WriteLine();
-        string? dir = o.Output ?? (o.Json ? null : RunFolders.New(Path.Combine("runs", "segment-eval"), m.ModelName, DateTime.Now));
-        if (dir != null)
-        {
-            Directory.CreateDirectory(dir);
-            File.WriteAllText(Path.Combine(dir, "eval.json"), r.Metrics.ToJson(indented: true) + "\n");
-            File.WriteAllText(Path.Combine(dir, "per_class.csv"), r.Metrics.ToCsv());
-            SegPictures.SaveOverlayGrid(Path.Combine(dir, "overlay.png"), r.Samples, m.Data.Mean, m.Data.Std);
-        }
+        var r = EvaluateSplit(m, val, Inference(o, m.ImageSize), o.Workers, keepSamples: 6,
+            progress: o.Json ? null : (done, total) => Console.Error.Write($"\rsegment eval: {done}/{total} images"));
+        if (!o.Json) Console.Error.WriteLine();
+        string? dir = RunFolders.ForResults(o.Output, o.Json, Path.Combine("runs", "segment-eval"), m.ModelName, DateTime.Now);
+        if (dir != null) SegEvaluator.WriteFiles(r, dir, m.Data.Mean, m.Data.Std);
         if (val.SkippedCount > 0) Console.Error.WriteLine($"segment eval: skipped {val.SkippedCount} image/label pairs (reported above by file)");
         if (o.Json) { Console.WriteLine(r.Metrics.ToJson()); return 0; }
         Console.WriteLine(r.Metrics.ToTable());
@@ -125,6 +116,20 @@ internal static partial class SegmentCommand
         Console.WriteLine(FormattableString.Invariant($"aAcc: {r.Metrics.AAcc:F4}  mAcc: {r.Metrics.MAcc:F4}"));
         Console.WriteLine(FormattableString.Invariant($"mIoU: {r.Metrics.MIoU:F2}"));
         return 0;
+    }
+
+    /// <summary>The test pipeline of a trained segmenter: its training crop as the test scale (long side ≤ 4×), its normalisation.</summary>
+    internal static SegTransformConfig EvalTransform(LoadedSegmenter m) => SegTransformConfig.ForCrop(m.ImageSize) with { Mean = m.Data.Mean, Std = m.Data.Std };
+
+    /// <summary>
+    /// Scores <paramref name="m"/> on a split through <see cref="EvalTransform"/>, one image per batch (images keep
+    /// their own sizes, as mmseg's test loop), every pixel of every label counted.
+    /// </summary>
+    internal static SegEvalResult EvaluateSplit(LoadedSegmenter m, SegFolderDataset split, SegInferenceConfig? inference, int workers,
+        int keepSamples, Action<int, int>? progress = null)
+    {
+        var loader = DataLoader.ForSegEvaluation(split, EvalTransform(m), new LoaderOptions { BatchSize = 1, Shuffle = false, Workers = workers, Log = Console.Error });
+        return SegEvaluator.Evaluate(m.Model, loader, inference, keepSamples, progress);
     }
 
     private static string Preview(IReadOnlyList<string> names) => string.Join(", ", names.Take(4)) + (names.Count > 4 ? ", …" : "");
@@ -139,14 +144,12 @@ internal static partial class SegmentCommand
         int failed = 0;
         foreach (var path in files)
         {
-            Image image;
-            try { image = ImageIO.LoadRgb(path); }
-            catch (Exception e) when (e is IOException or InvalidDataException or ImageDecodeException or UnauthorizedAccessException)
+            if (PredictCommand.TryLoad(path, "segment predict", Console.Error, out _) is not { } loaded)
             {
-                Console.Error.WriteLine($"segment predict: skipped {path}: {e.Message}");
                 failed++;
                 continue;
             }
+            var image = loaded.ToRgb();
             int[] pred = PredictImage(m, image, config);
             int[]? truth = o.Labels != null ? GroundTruth(o.Labels, path, image) : null;
             string stem = Path.Combine(dir, Path.GetFileNameWithoutExtension(path));
@@ -154,14 +157,13 @@ internal static partial class SegmentCommand
             ImageIO.Save(SegPictures.OverlayRow(image, pred, truth), stem + "_overlay.png");
             Console.WriteLine($"{path}: {stem}_label.png, {stem}_overlay.png ({Present(pred, m.ClassNames)})");
         }
-        if (failed > 0) Console.Error.WriteLine($"segment predict: {failed} of {files.Count} files could not be read (listed above)");
-        return failed == files.Count ? CliRunner.RuntimeError : 0;
+        return PredictCommand.FilesDone("segment predict", failed, files.Count);
     }
 
     /// <summary>mmseg's inference on one image: resized to the test scale (ratio kept), normalised, logits back at the image's size, argmax.</summary>
     internal static int[] PredictImage(LoadedSegmenter m, Image image, SegInferenceConfig config)
     {
-        var transform = new SegEvalTransform(SegTransformConfig.ForCrop(m.ImageSize) with { Mean = m.Data.Mean, Std = m.Data.Std });
+        var transform = new SegEvalTransform(EvalTransform(m));
         var s = transform.Apply(image, new LabelMap(image.Width, image.Height));
         using var noGrad = Autograd.NoGrad();
         using var scope = TensorScope.Begin();

@@ -85,17 +85,8 @@ internal static class ModelBench
                     Model = entry?.Name, UseEma = o.UseEma, ImageSize = o.ImageSize, NumClasses = o.NumClasses, Verbose = o.Verbose,
                     AllowHeadless = true, Warnings = log,
                 };
-                string? name = entry?.Name ?? Ascan.Training.Train.Checkpoint.ReadInfo(o.Weights, "weights file").ModelName;
-                if (name != null && ModelRegistry.Get(name).Kind == ModelKind.Segmenter)
-                {
-                    var s = ModelLoader.LoadSegmenter(o.Weights, lo);
-                    (loaded, size, o) = (s.Model, s.ImageSize, o with { Model = s.ModelName });
-                }
-                else
-                {
-                    var l = ModelLoader.Load(o.Weights, lo);
-                    (loaded, size, o) = (l.Model, l.ImageSize, o with { Model = l.ModelName });
-                }
+                var l = ModelLoader.LoadImageModel(o.Weights, lo);
+                (loaded, size, o) = (l.Model, l.ImageSize, o with { Model = l.ModelName });
             }
             else size = ImageSize.Resolve(o.ImageSize, stored: null, entry!.Config.InputSize);
             var runner = StepRunner.Create(o, size, loaded);

@@ -14,6 +14,9 @@ public sealed record LoadedClassifier(ClassifierModel Model, string ModelName, I
 /// <summary>A segmenter ready for inference, with the settings it was trained with.</summary>
 public sealed record LoadedSegmenter(Ascan.Models.Segmentation.Segmenter Model, string ModelName, IReadOnlyList<string> ClassNames, int ImageSize, DataConfig Data);
 
+/// <summary>Any image model from weights (classifier or segmenter), with the forward its verbs run on images (B, 3, H, W).</summary>
+public sealed record LoadedModel(Module Model, string ModelName, int ImageSize, Func<Tensor, Tensor> Forward);
+
 public sealed record LoadOptions
 {
     /// <summary>--model; null: the name stored in the file.</summary>
@@ -106,6 +109,22 @@ public static class ModelLoader
         model.Eval();
         var names = classes ?? Enumerable.Range(0, numClasses).Select(i => $"class_{i}").ToList();
         return new LoadedSegmenter(model, modelName, names, size, info.Data ?? entry.Config);
+    }
+
+    /// <summary>
+    /// A classifier or a segmenter, whichever the model (--model, else the stored name) is: <see cref="LoadSegmenter"/>
+    /// for segmenters (their forward: logits at the input size, (B, K, H, W)), else <see cref="Load(string, LoadOptions)"/>.
+    /// </summary>
+    public static LoadedModel LoadImageModel(string weightsPath, LoadOptions o)
+    {
+        string? name = o.Model ?? Checkpoint.ReadInfo(weightsPath, "weights file").ModelName;
+        if (name != null && ModelRegistry.Get(name).Kind == ModelKind.Segmenter)
+        {
+            var s = LoadSegmenter(weightsPath, o);
+            return new LoadedModel(s.Model, s.ModelName, s.ImageSize, s.Model.Forward);
+        }
+        var c = Load(weightsPath, o);
+        return new LoadedModel(c.Model, c.ModelName, c.ImageSize, c.Model.Forward);
     }
 
     /// <summary>What every loader reads first: the file's metadata, its model (or EMA) weights and class names, and the model's entry (--model, else the stored name).</summary>

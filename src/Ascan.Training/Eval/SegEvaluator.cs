@@ -56,4 +56,19 @@ public static class SegEvaluator
         }
         return new SegEvalResult(acc.Compute(source.ClassNames), samples, images, clock.Elapsed.TotalSeconds);
     }
+
+    /// <summary>
+    /// The files of an evaluation in <paramref name="dir"/>: per_class.csv, the overlay grid at
+    /// <paramref name="overlay"/> (relative to <paramref name="dir"/>; image | prediction | ground truth) and, with
+    /// <paramref name="json"/>, eval.json. Returns the overlay's path.
+    /// </summary>
+    public static string WriteFiles(SegEvalResult r, string dir, double[] mean, double[] std, string overlay = "overlay.png", bool json = true)
+    {
+        string picture = Path.Combine(dir, overlay);
+        Directory.CreateDirectory(Path.GetDirectoryName(picture)!);
+        if (json) File.WriteAllText(Path.Combine(dir, "eval.json"), r.Metrics.ToJson(indented: true) + "\n");
+        File.WriteAllText(Path.Combine(dir, "per_class.csv"), r.Metrics.ToCsv());
+        Ascan.Training.Reporting.SegPictures.SaveOverlayGrid(picture, r.Samples, mean, std);
+        return picture;
+    }
 }

@@ -126,20 +126,12 @@ public sealed class SegmentationTask(Func<Segmenter> createModel, IBatchSource t
             evalModel = SegEvaluator.Evaluate(Seg(model), val, inference, keepSamples: OverlayImages);
             if (ema != null) evalEma = SegEvaluator.Evaluate(Seg(ema), val, inference, keepSamples: OverlayImages);
             LastEval = evalEma ?? evalModel;
-            if (_output != null) WriteEvalFiles(_output, LastEval, _epoch);
+            // OUT/per_class.csv (the latest evaluation) and OUT/overlays/epoch_NNN.png.
+            if (_output != null) SegEvaluator.WriteFiles(LastEval, _output, data.Mean, data.Std, Path.Combine("overlays", $"epoch_{_epoch:000}.png"), json: false);
         }
         return Metrics.Of((TrainLoss, trainMeters.Loss), (TrainAcc, PixelAccuracy(trainMeters)),
             (ValMIoU, evalModel?.Metrics.MIoU ?? double.NaN), (ValAAcc, evalModel?.Metrics.AAcc ?? double.NaN),
             (ValMAcc, evalModel?.Metrics.MAcc ?? double.NaN), (EmaMIoU, evalEma?.Metrics.MIoU ?? double.NaN));
-    }
-
-    /// <summary>OUT/per_class.csv (the latest evaluation) and OUT/overlays/epoch_NNN.png.</summary>
-    private void WriteEvalFiles(string output, SegEvalResult r, int epoch)
-    {
-        File.WriteAllText(Path.Combine(output, "per_class.csv"), r.Metrics.ToCsv());
-        string dir = Path.Combine(output, "overlays");
-        Directory.CreateDirectory(dir);
-        SegPictures.SaveOverlayGrid(Path.Combine(dir, $"epoch_{epoch:000}.png"), r.Samples, data.Mean, data.Std);
     }
 
     public override double Score(Metrics epoch) =>

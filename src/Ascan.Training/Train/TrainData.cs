@@ -38,16 +38,6 @@ public static class TrainData
     };
 
     /// <summary>
-    /// Loaders over DIR/train and DIR/val (ImageFolders; val is null when DIR has no val/). The val split must have
-    /// the train split's class folders. Mixup/CutMix, when on, smooth their soft targets with the run's smoothing.
-    /// </summary>
-    public static (DataLoader Train, DataLoader? Val) FromFolder(TrainConfig c, DataConfig model, TextWriter? log = null)
-    {
-        var (trainSet, valSet) = OpenFolder(c.Data, log);
-        return (Loader(c, model, trainSet, training: true, log), valSet == null ? null : Loader(c, model, valSet, training: false, log));
-    }
-
-    /// <summary>
     /// The splits of an ImageFolder root, checked before any work: DIR/train (or DIR itself when it has neither
     /// train/ nor val/) with at least two classes, and DIR/val (or validation/) when there is one, with the train
     /// split's classes. What is wrong is one <see cref="ArgumentException"/> naming --data and the folder.
