@@ -309,8 +309,31 @@ internal static class ModelBench
                     for (int i = 0; i < labels.Length; i++) labels[i] = rng.NextInt(m.NumClasses);
                     return new StepRunner(m, m.Forward, () => m.Forward(x), l => Ops.CrossEntropy((Tensor)l, labels), m.NumClasses, x, optimizer);
                 }
+                case Ascan.Models.Generation.UNetModel u:
+                {
+                    // One denoiser call at random timesteps and classes; the training step regresses a random target (MSE).
+                    var xl = Tensor.Randn(rng, DType.F32, o.Batch, u.Config.InChannels, size, size);
+                    var t = Tensor.FromArray(Enumerable.Range(0, o.Batch).Select(_ => (float)rng.NextInt(1000)).ToArray(), o.Batch);
+                    var y = Enumerable.Range(0, o.Batch).Select(_ => rng.NextInt(u.Config.NumClasses + 1)).ToArray();
+                    var target = Tensor.Randn(rng, DType.F32, o.Batch, u.Config.Out, size, size);
+                    return new StepRunner(u, _ => u.Forward(xl, t, y), () => u.Forward(xl, t, y), l => Ops.MseLoss((Tensor)l, target),
+                        u.Config.NumClasses, xl, optimizer);
+                }
+                case Ascan.Models.Generation.AutoencoderKL vae:
+                {
+                    // Inference: the decoder from latents of an image of `size` (what sampling runs); training: encode,
+                    // sample the posterior, decode, L1 + KL.
+                    int f = vae.Config.DownsampleFactor;
+                    if (size % f != 0) throw new ArgumentException($"--image-size {size}: the VAE needs a multiple of {f}.");
+                    var z = Tensor.Randn(rng, DType.F32, o.Batch, vae.Config.LatentChannels, size / f, size / f);
+                    var img = Tensor.Randn(rng, DType.F32, o.Batch, vae.Config.InChannels, size, size);
+                    var noiseRng = new Rng(o.Seed + 2);
+                    return new StepRunner(vae, _ => vae.Decode(z), () => { var q = vae.Encode(img); return (q, vae.Decode(q.Sample(noiseRng))); },
+                        l => { var (q, r) = ((Ascan.Models.Generation.DiagonalGaussianDistribution, Tensor))l; return Ascan.Models.Generation.AutoencoderKL.L1KlLoss(r, img, q); },
+                        0, z, optimizer);
+                }
                 default:
-                    throw new ArgumentException($"bench times image models; {o.Model} is not one.");
+                    throw new ArgumentException($"bench times image models, UNets and VAEs; {o.Model} is none of them.");
             }
         }
 
