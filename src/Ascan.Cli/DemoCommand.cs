@@ -74,6 +74,7 @@ internal static class DemoCommand
         run ??= o => Run(o.Dir, o.Epochs, o.TrainImages, o.ValImages, o.Seed, o.Workers);
         cmd.SetAction(r => run(flags.Bind(r, flags.Defaults)));
         cmd.Subcommands.Add(DemoSegmentCommand.Create());
+        cmd.Subcommands.Add(DemoGenerateCommand.Create());
         return cmd;
     }
 

@@ -21,7 +21,9 @@ internal static class GenerateCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("generate", "Diffusion generation: the samplers' schedules, FID.");
+        var cmd = new Command("generate", "Diffusion generation: train a class-conditional UNet, sample from it, the samplers' schedules, FID.");
+        cmd.Subcommands.Add(GenerateTrainCommand.Create());
+        cmd.Subcommands.Add(GenerateSampleCommand.Create());
         cmd.Subcommands.Add(Schedule());
         cmd.Subcommands.Add(Fid());
         return cmd;

@@ -44,7 +44,7 @@ internal static class TrainCommand
         .Add(new FlagName("--accum-steps", "Batches per optimizer update (gradient accumulation)."), c => c.AccumSteps, (c, v) => c with { AccumSteps = v })
         .Add(SharedFlags.Seed.WithHelp("Seed of weights, shuffling, augmentation and drop-path."), c => c.Seed, (c, v) => c with { Seed = v })
         .Add(new FlagName("--opt", "Optimizer: adamw, sgd (Nesterov momentum) or momentum (plain momentum SGD)."), c => c.Opt, (c, v) => c with { Opt = v })
-        .Add(new FlagName("--sched", "Learning-rate decay after warmup: cosine or poly."), c => c.Sched, (c, v) => c with { Sched = v })
+        .Add(new FlagName("--sched", "Learning-rate decay after warmup: cosine, poly or constant."), c => c.Sched, (c, v) => c with { Sched = v })
         .Add(new FlagName("--poly-power", "Power of the poly decay."), c => c.PolyPower, (c, v) => c with { PolyPower = v })
         .Add(SharedFlags.Workers, c => c.Workers, (c, v) => c with { Workers = v });
 

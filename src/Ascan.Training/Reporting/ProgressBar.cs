@@ -46,6 +46,28 @@ public sealed class ProgressBar(TextWriter writer, bool isTerminal, int interval
         }
     }
 
+    /// <summary>
+    /// A free-form progress line for step <paramref name="done"/> of <paramref name="total"/> (sampling, encoding):
+    /// redrawn in place on a terminal, else printed every interval steps and at the last.
+    /// </summary>
+    public void Status(string line, int done, int total)
+    {
+        if (isTerminal)
+        {
+            string pad = line.Length < _lastLength ? new string(' ', _lastLength - line.Length) : "";
+            writer.Write("\r" + line + pad);
+            _lastLength = line.Length;
+            if (done == total) { writer.WriteLine(); _lastLength = 0; }
+        }
+        else if (done % interval == 0 || done == total) writer.WriteLine(line);
+        writer.Flush();
+    }
+
+    /// <summary>A sampling run's progress line: steps done of all, rate and time left.</summary>
+    public static string StepsLine(string what, int done, int total, double seconds) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{what} {done}/{total} steps, {done / Math.Max(seconds, 1e-9):F2} steps/s, ETA {FormatSpan(TimeSpan.FromSeconds(seconds / done * (total - done)))}");
+
     /// <summary>Ends an unfinished in-place line (before other output, e.g. an interrupt message).</summary>
     public void Break()
     {

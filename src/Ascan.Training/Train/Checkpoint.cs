@@ -99,6 +99,8 @@ public sealed record WeightsInfo
     public IReadOnlyList<string>? ClassNames { get; init; }
     /// <summary>The stored data config: InputSize is the training image size.</summary>
     public DataConfig? Data { get; init; }
+    /// <summary>Diffusion models: the objective and schedule they were trained with (what sampling must use).</summary>
+    public Generation.DiffusionOptions? Diffusion { get; init; }
     /// <summary>Checkpoints only: the training config and where the run stands.</summary>
     public TrainConfig? Config { get; init; }
     public TrainPosition? Position { get; init; }
@@ -123,7 +125,7 @@ public static class Checkpoint
     internal static readonly string[] Prefixes = [ModelPrefix, EmaPrefix, OptimizerPrefix, GradPrefix];
 
     /// <summary>Metadata keys that describe the model (written into checkpoints and plain exports alike).</summary>
-    private const string ModelNameKey = "model_name", ClassesKey = "classes", DataKey = "data_config";
+    private const string ModelNameKey = "model_name", ClassesKey = "classes", DataKey = "data_config", DiffusionKey = "diffusion";
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -158,6 +160,7 @@ public static class Checkpoint
             ["has_ema"] = c.Ema != null ? "true" : "false",
         };
         if (c.Data != null) meta[DataKey] = JsonSerializer.Serialize(c.Data, Json);
+        if (c.Config.Diffusion != null) meta[DiffusionKey] = JsonSerializer.Serialize(c.Config.Diffusion, Json);
         string full = System.IO.Path.GetFullPath(path);
         string temp = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(full)!, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.partial");
         try
@@ -223,6 +226,7 @@ public static class Checkpoint
             ModelName = meta.GetValueOrDefault(ModelNameKey),
             ClassNames = Parse<List<string>>(ClassesKey) is { Count: > 0 } names ? names : null,
             Data = Parse<DataConfig>(DataKey),
+            Diffusion = Parse<Generation.DiffusionOptions>(DiffusionKey),
             Config = checkpoint && meta.TryGetValue("config", out var json) ? TrainConfig.FromJson(json, $"{path} (metadata 'config')") : null,
             Position = checkpoint ? Parse<TrainPosition>("position") : null,
             BestMetric = best?.Metric ?? double.NegativeInfinity,
@@ -240,7 +244,7 @@ public static class Checkpoint
         var (state, _) = LoadWeights(from, useEma);
         var source = SafetensorsFile.Open(from).Metadata;
         var meta = new Dictionary<string, string> { ["format"] = WeightsFormat, ["weights"] = useEma ? "ema" : "model" };
-        foreach (var key in new[] { ModelNameKey, ClassesKey, DataKey, "best" })
+        foreach (var key in new[] { ModelNameKey, ClassesKey, DataKey, DiffusionKey, "best" })
             if (source.TryGetValue(key, out var v)) meta[key] = v;
         SafetensorsState.Save(to, state, meta); // the IO layer writes a temporary file and renames it
     }

@@ -24,6 +24,9 @@ public sealed record TrainConfig
     /// <summary>Classification weights that initialise a segmenter's backbone (the keys it lacks are named and skipped).</summary>
     public string? InitBackbone { get; init; }
 
+    /// <summary>Diffusion (generate train): objective, noise schedule, guidance dropout, eval sampling; null for the other tasks.</summary>
+    public Generation.DiffusionOptions? Diffusion { get; init; }
+
     // Schedule.
     public int Epochs { get; init; } = 30;
     public int BatchSize { get; init; } = 64;
@@ -35,7 +38,7 @@ public sealed record TrainConfig
     public double WarmupLr { get; init; } = 1e-6;
     /// <summary>Floor of the decay (timm's --min-lr, mmseg's eta_min).</summary>
     public double MinLr { get; init; } = 1e-6;
-    /// <summary>"cosine" (timm) or "poly" (mmseg's PolyLR).</summary>
+    /// <summary>"cosine" (timm), "poly" (mmseg's PolyLR) or "constant" (DiT: the peak after warmup).</summary>
     public string Sched { get; init; } = "cosine";
     /// <summary>Power of the poly decay (mmseg: 1.0 for the AdamW recipes, 0.9 for SGD).</summary>
     public double PolyPower { get; init; } = 1.0;
@@ -144,7 +147,7 @@ public sealed record TrainConfig
             (ColorJitter >= 0, "color_jitter", $"must be ≥ 0, got {ColorJitter}."),
             (ReProb is >= 0 and <= 1, "re_prob", $"must be in [0, 1], got {ReProb}."),
             (Opt is "adamw" or "sgd" or "momentum", "opt", $"must be 'adamw', 'sgd' or 'momentum', got '{Opt}'."),
-            (Sched is "cosine" or "poly", "sched", $"must be 'cosine' or 'poly', got '{Sched}'."),
+            (Sched is "cosine" or "poly" or "constant", "sched", $"must be 'cosine', 'poly' or 'constant', got '{Sched}'."),
             (PolyPower > 0, "poly_power", $"must be positive, got {PolyPower}."),
             (Smoothing is >= 0 and < 1, "smoothing", $"must be in [0, 1), got {Smoothing}."),
             (Mixup >= 0, "mixup", $"alpha must be ≥ 0, got {Mixup}."),
