@@ -97,7 +97,8 @@ public static class SegPictures
     public static void SaveOverlayGrid(string path, IReadOnlyList<SegSampleView> samples, double[]? mean = null, double[]? std = null) =>
         ImageIO.Save(OverlayGrid(samples, mean, std), path);
 
-    private static void Paste(Image dst, Image src, int x0, int y0, int scale)
+    /// <summary>Copies <paramref name="src"/> into <paramref name="dst"/> at (x0, y0), each pixel repeated <paramref name="scale"/>× (nearest neighbour).</summary>
+    internal static void Paste(Image dst, Image src, int x0, int y0, int scale)
     {
         for (int y = 0; y < src.Height * scale; y++)
             for (int x = 0; x < src.Width * scale; x++)
