@@ -27,6 +27,9 @@ One case:
    `import torch` is reported beside it).
 A training step on both sides is forward, cross-entropy on random labels, backward, AdamW (torch defaults), and
 zero-grad (set_to_none=True on the PyTorch side, its faster form).
+Generators (unet_*, vae_*): the twin is tools/unet_reference.py / tools/vae_reference.py (same keys); a step is one
+denoiser call on (x, t, y) or the VAE's decoder on latents of an --image-size image (training: MSE on a random
+target; encode, sample, decode, L1 + 1e-6 KL); parity is left to the fixture tests (`ascan infer` runs image models).
 
 OpenBLAS: Debian's python3-torch links libblas.so.3, which may be the reference (netlib) BLAS. torch-best needs
 OpenBLAS: --openblas DIR, $ASCAN_OPENBLAS, the system's openblas-pthread/openmp directories, or bench/.openblas
