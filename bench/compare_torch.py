@@ -27,6 +27,9 @@ One case:
    `import torch` is reported beside it).
 A training step on both sides is forward, cross-entropy on random labels, backward, AdamW (torch defaults), and
 zero-grad (set_to_none=True on the PyTorch side, its faster form).
+Generators (unet_*, vae_*): the twin is tools/unet_reference.py / tools/vae_reference.py (same keys); a step is one
+denoiser call on (x, t, y) or the VAE's decoder on latents of an --image-size image (training: MSE on a random
+target; encode, sample, decode, L1 + 1e-6 KL); parity is left to the fixture tests (`ascan infer` runs image models).
 
 OpenBLAS: Debian's python3-torch links libblas.so.3, which may be the reference (netlib) BLAS. torch-best needs
 OpenBLAS: --openblas DIR, $ASCAN_OPENBLAS, the system's openblas-pthread/openmp directories, or bench/.openblas
@@ -51,6 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 TORCHVISION = ("resnet50", "convnext_tiny", "vit_b_16")
+# Generators: a step is one denoiser call (UNet: x, t, y) or the VAE's decoder on latents (the image size is the
+# decoded size); training: MSE on a random target (UNet), encode + sample + decode, L1 + KL (VAE), as `ascan bench`.
 REEXEC_FLAG = "ASCAN_COMPARE_REEXEC"
 ORIG_LD_PATH = "ASCAN_COMPARE_ORIG_LD_LIBRARY_PATH"
 PARITY_TOL = 1e-4
@@ -60,7 +65,33 @@ TARGETS = {
     ("ascan_t", "infer", 1): 2.0, ("ascan_t", "infer", 16): 1.5, ("ascan_nano", "infer", 64): 2.0,
     ("ascan_t", "train", 8): 1.5, ("ascan_nano", "train", 32): 1.5,
     **{(m, "infer", b): 1.0 for m in TORCHVISION for b in (1, 16)},
+    # The generation issue: paper-scale UNet forward at batch 8 on 32×32×4 latents, the SD VAE decoder at 256×256.
+    ("unet_imagenet_256", "infer", 8): 2.0, ("vae_sd", "infer", 1): 2.0,
 }
+
+
+def is_generator(name: str) -> bool:
+    return name.startswith(("unet_", "vae_"))
+
+
+def default_classes(name: str) -> int | None:
+    """--num-classes when not given: 1000 for classifiers, the UNet preset's classes, none for a VAE."""
+    if name.startswith("unet_"):
+        import unet_reference
+        return unet_reference.PRESETS[name]["num_classes"] if name in unet_reference.PRESETS else 1000
+    return None if name.startswith("vae_") else 1000
+
+
+def vae_config(name: str) -> dict:
+    import vae_reference
+    cfgs = {"vae_sd": vae_reference.SD, "vae_shapes": vae_reference.SHAPES}
+    if name not in cfgs:
+        raise SystemExit(f"compare_torch: no PyTorch twin for '{name}' (have {', '.join(cfgs)})")
+    return cfgs[name]
+
+
+def vae_factor(name: str) -> int:
+    return 2 ** (len(vae_config(name)["block_out_channels"]) - 1)
 
 
 # --------------------------------------------------------------------------- environment
@@ -128,6 +159,14 @@ def cpu_name() -> str:
 # --------------------------------------------------------------------------- models
 
 def build_torch(name: str, num_classes: int, image_size: int):
+    if name.startswith("unet_"):
+        import unet_reference  # tools/unet_reference.py: our transcription of UNetModel, same state-dict keys
+        if name not in unet_reference.PRESETS:
+            raise SystemExit(f"compare_torch: no PyTorch twin for '{name}' (have {', '.join(unet_reference.PRESETS)})")
+        return unet_reference.UNet(**dict(unet_reference.PRESETS[name], num_classes=num_classes))
+    if name.startswith("vae_"):
+        import vae_reference  # tools/vae_reference.py: diffusers' AutoencoderKL transcribed, diffusers' keys
+        return vae_reference.AutoencoderKL(vae_config(name))
     if name.startswith("upernet_ascan_"):
         import seg_reference  # tools/seg_reference.py: mmseg's UPerNet transcribed, module names = Ascan's keys
         backbone = name[len("upernet_"):]
@@ -148,6 +187,42 @@ def randomise(model):
     """Redraws what is initialised to constants, so the parity check sees every tensor (the fixture tool's rule)."""
     from fixtures.torchvision_models import _randomise
     return _randomise(model)
+
+
+def randomise_generator(model):
+    """The generators' constants: GroupNorm affines, biases, and the zero-initialised adaLN modulations and conv_out
+    (as tools/fixtures/unet.py does), so the blocks are not identities and the output is not zero."""
+    import torch
+    import torch.nn as nn
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.GroupNorm, nn.LayerNorm)) and m.weight is not None:
+                m.weight.copy_(1 + 0.2 * torch.randn_like(m.weight))
+                m.bias.copy_(0.1 * torch.randn_like(m.bias))
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None:
+                m.bias.copy_(0.02 * torch.randn_like(m.bias))
+        for p in model.parameters():
+            if not p.any():
+                p.copy_(0.02 * torch.randn_like(p))
+    return model
+
+
+def generator_inputs(a, g):
+    """The random inputs of a generator step, the kinds `ascan bench` feeds: UNet x (B, C, S, S), t (B) float
+    timesteps in [0, 1000), y (B) class ids in [0, K] (K = the null class), a random target; VAE latents
+    (B, 4, S/f, S/f) for the decoder, images (B, 3, S, S) for a training step."""
+    import torch
+    if a.model.startswith("unet_"):
+        import unet_reference
+        c = unet_reference.PRESETS[a.model]["in_channels"]
+        x = torch.randn(a.batch, c, a.image_size, a.image_size, generator=g)
+        t = torch.randint(0, 1000, (a.batch,), generator=g).float()
+        y = torch.randint(0, a.num_classes + 1, (a.batch,), generator=g)
+        return {"x": x, "t": t, "y": y, "target": torch.randn(x.shape, generator=g)}
+    f, cfg = vae_factor(a.model), vae_config(a.model)
+    z = torch.randn(a.batch, cfg["latent_channels"], a.image_size // f, a.image_size // f, generator=g)
+    img = torch.randn(a.batch, cfg["in_channels"], a.image_size, a.image_size, generator=g)
+    return {"x": z, "img": img}
 
 
 def load_weights(model, path: str) -> None:
@@ -171,6 +246,8 @@ def worker_main(a) -> None:
     model = build_torch(a.model, a.num_classes, a.image_size)
     load_weights(model, a.weights)
     g = torch.Generator().manual_seed(a.seed)
+    if is_generator(a.model):
+        return serve(generator_step(a, model, generator_inputs(a, g)), a, baseline)
     x = torch.randn(a.batch, 3, a.image_size, a.image_size, generator=g)
     segmenter = a.model.startswith("upernet_")
     # A segmenter trains on label maps (decode + 0.4 aux cross-entropy, as `ascan bench --train` times it).
@@ -197,6 +274,57 @@ def worker_main(a) -> None:
         def step():
             with torch.inference_mode():
                 model(x)
+
+    serve(step, a, baseline)
+
+
+def generator_step(a, model, inp):
+    """One step of a UNet (denoiser call; training: MSE on a random target) or a VAE (decoder on latents; training:
+    encode, sample the posterior, decode, mean L1 + 1e-6 · KL), as `ascan bench` times them."""
+    import torch
+    import torch.nn.functional as F
+    cl = a.layout == "channels_last"
+    if cl:
+        model = model.to(memory_format=torch.channels_last)
+        inp = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in inp.items()}
+    unet = a.model.startswith("unet_")
+    if not a.train:
+        model.eval()
+        x = inp["x"]
+        if unet:
+            t, y = inp["t"], inp["y"]
+
+            def step():
+                with torch.inference_mode():
+                    model(x, t, y)
+        else:
+            def step():
+                with torch.inference_mode():
+                    model.decode(x)
+        return step
+    model.train()
+    opt = torch.optim.AdamW(model.parameters())
+    if unet:
+        def loss():
+            return F.mse_loss(model(inp["x"], inp["t"], inp["y"]), inp["target"])
+    else:
+        import vae_reference
+
+        def loss():
+            mean, logvar = model.encode(inp["img"])
+            z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+            return vae_reference.loss(model.decode(z), inp["img"], mean, logvar, 1e-6)
+
+    def step():
+        loss().backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return step
+
+
+def serve(step, a, baseline: float) -> None:
+    """Warm-up, then the `ascan bench --serve` protocol on stdin/stdout around `step`."""
+    import torch
 
     def timed() -> float:
         t = time.perf_counter()
@@ -264,9 +392,13 @@ class Worker:
                 self.proc.kill()
 
 
+def classes_args(a) -> list[str]:
+    return [] if a.num_classes is None else ["--num-classes", str(a.num_classes)]
+
+
 def torch_worker(name: str, a, layout: str, weights: Path, env: dict[str, str], warmup: int) -> Worker:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--model", a.model, "--batch", str(a.batch),
-           "--image-size", str(a.image_size), "--threads", str(a.threads), "--num-classes", str(a.num_classes),
+           "--image-size", str(a.image_size), "--threads", str(a.threads), *classes_args(a),
            "--seed", str(a.seed), "--layout", layout, "--weights", str(weights), "--warmup", str(warmup)]
     if a.train:
         cmd.append("--train")
@@ -275,7 +407,7 @@ def torch_worker(name: str, a, layout: str, weights: Path, env: dict[str, str], 
 
 def ascan_worker(a, weights: Path) -> Worker:
     cmd = [str(ROOT / "ascan"), "bench", "--serve", "--model", a.model, "--batch-size", str(a.batch),
-           "--image-size", str(a.image_size), "--threads", str(a.threads), "--num-classes", str(a.num_classes),
+           "--image-size", str(a.image_size), "--threads", str(a.threads), *classes_args(a),
            "--seed", str(a.seed), "--warmup", str(a.warmup), "--weights", str(weights)]
     if a.train:
         cmd.append("--train")
@@ -290,10 +422,17 @@ def parity(a, workdir: Path) -> dict:
     import torch
     from fixtures.common import load_safetensors, save_safetensors
     torch.manual_seed(a.seed)
-    model = randomise(build_torch(a.model, a.num_classes, a.image_size)).eval()
+    gen = is_generator(a.model)
+    model = (randomise_generator if gen else randomise)(build_torch(a.model, a.num_classes, a.image_size)).eval()
     state = {k: v.detach().to(torch.float32).contiguous() for k, v in model.state_dict().items() if v.is_floating_point()}
     weights = workdir / "weights.safetensors"
     save_safetensors(weights, state)
+    if gen:
+        # `ascan infer` runs image models only; the UNet's and VAE's agreement with these transcriptions is what the
+        # fixture tests check (tools/fixtures/unet.py, vae.py). Here only the shared weights are written.
+        del model
+        return {"ascan_rel_err": None, "torch_f32_rel_err": None, "max_abs_logit": None, "same_top1": None,
+                "ok": None, "note": "not checked here: fixture tests (unet, vae)", "weights": str(weights)}
     x = torch.randn(min(a.batch, 2), 3, a.image_size, a.image_size)
     save_safetensors(workdir / "input.safetensors", {"input": x})
     with torch.no_grad():
@@ -344,8 +483,11 @@ def measure(a, workdir: Path, started: str, load_before: tuple[float, float, flo
     mode = "train" if a.train else "infer"
     print(f"== {a.model} {mode} b{a.batch} {a.image_size}px, {a.threads} threads (work dir {workdir})", file=sys.stderr)
     par = parity(a, workdir)
-    print(f"   parity: ascan rel err {par['ascan_rel_err']:.2e} (torch f32 {par['torch_f32_rel_err']:.2e}) "
-          f"{'ok' if par['ok'] else 'FAILED'}", file=sys.stderr)
+    if par["ok"] is None:
+        print(f"   parity: {par['note']}", file=sys.stderr)
+    else:
+        print(f"   parity: ascan rel err {par['ascan_rel_err']:.2e} (torch f32 {par['torch_f32_rel_err']:.2e}) "
+              f"{'ok' if par['ok'] else 'FAILED'}", file=sys.stderr)
     weights = Path(par["weights"])
     openblas = find_openblas(a.openblas)
     benv = best_env(a.threads, openblas)
@@ -449,6 +591,10 @@ def print_case(r: dict) -> None:
           + (f", target ≥ {t:.1f}× {'met' if r['ratio_median'] >= t else 'NOT met'}" if t else "")
           + (f"; vs default {r['ratio_default_median']:.2f}×" if r["ratio_default_median"] else ""))
     p = r["parity"]
+    if p.get("ok") is None:
+        print(f"  parity: {p.get('note', 'not checked')}")
+        print(f"  torch-best BLAS: {r['torch_blas_best']}")
+        return
     print(f"  parity: max|Δlogit|/max|logit| = {p['ascan_rel_err']:.2e} (PyTorch f32: {p['torch_f32_rel_err']:.2e}), "
           f"same top-1 {p['same_top1']}, {'ok' if p['ok'] else 'FAILED'} (tolerance {PARITY_TOL:g})")
     print(f"  torch-best BLAS: {r['torch_blas_best']}")
@@ -457,6 +603,22 @@ def print_case(r: dict) -> None:
 # --------------------------------------------------------------------------- table
 
 README_BEGIN, README_END = "<!-- compare:begin -->", "<!-- compare:end -->"
+
+
+def parity_cell(p: dict) -> str:
+    if p.get("ok") is None:
+        return "— (fixtures)"
+    return f"{p['ascan_rel_err']:.1e}{'' if p['ok'] else ' ✗'}"
+
+
+def case_label(r: dict) -> str:
+    """`model` mode bB S px; the generators say what a step is (a denoiser call on latents, the VAE's decoder)."""
+    m, s = r["model"], r["image_size"]
+    if m.startswith("vae_") and r["mode"] == "infer":
+        return f"`{m}` decoder b{r['batch']} {s}px"
+    if m.startswith("unet_"):
+        return f"`{m}` {r['mode']} b{r['batch']} {s}×{s} {'latent' if m != 'unet_shapes' else 'px'}"
+    return f"`{m}` {r['mode']} b{r['batch']} {s}px"
 
 
 def render(rows: list[dict]) -> str:
@@ -472,12 +634,12 @@ def render(rows: list[dict]) -> str:
             f"{r['torch_default_ms']:.0f}{'*' if r['torch_default_note'] else ''} ({r['ratio_default_median']:.1f}×)")
         rss = r["rss_mb"]
         lines.append(
-            f"| `{r['model']}` {r['mode']} b{r['batch']} {r['image_size']}px | {r['ascan_ms']:.1f} | "
+            f"| {case_label(r)} | {r['ascan_ms']:.1f} | "
             f"{r['torch_best_ms']:.1f} ({r['torch_best_layout'].replace('channels_last', 'CL').replace('nchw', 'NCHW')}) | "
             f"**{r['ratio_median']:.2f}×** [{r['ratio_min']:.2f}–{r['ratio_max']:.2f}] | "
             f"{'—' if t is None else f'≥ {t:.1f}×'}{met} | {default} | "
             f"{rss['ascan']:.0f} / {rss['torch_best']:.0f} (base {fmt(rss['torch_baseline'], '.0f')}) | "
-            f"{r['parity']['ascan_rel_err']:.1e}{'' if r['parity']['ok'] else ' ✗'} |")
+            f"{parity_cell(r['parity'])} |")
     first = rows[0] if rows else {}
     loads = [r["load_before"][0] for r in rows] + [r["load_after"][0] for r in rows]
     lines.append("")
@@ -508,7 +670,8 @@ def main() -> None:
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--train", action="store_true", help="time a training step instead of inference")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--num-classes", type=int, default=1000)
+    p.add_argument("--num-classes", type=int, default=None,
+                   help="1000 for classifiers, the preset's for a UNet (unet_shapes 5), none for a VAE")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rounds", type=int, default=7, help="interleaved rounds (the ratio's min/median/max are over these)")
     p.add_argument("--block-seconds", type=float, default=1.5, help="target length of one side's block of steps")
@@ -544,6 +707,10 @@ def main() -> None:
         return
     if not a.model:
         p.error("--model is required (or --render FILE)")
+    if a.num_classes is None:
+        a.num_classes = default_classes(a.model)
+    if a.model.startswith("vae_") and a.image_size % vae_factor(a.model):
+        p.error(f"{a.model} needs --image-size a multiple of {vae_factor(a.model)} (the decoded size)")
     if a.model == "vit_b_16" and a.image_size % 16:
         p.error("vit_b_16 needs --image-size a multiple of 16")
 

@@ -30,6 +30,12 @@ cases=(
   "--model vit_b_16 --batch 16"
   "--model upernet_ascan_t --image-size 512 --batch 1 --num-classes 150"
   "--model upernet_ascan_t --image-size 512 --batch 2 --num-classes 150 --train"
+  # Generation: one denoiser call of the paper-scale UNet on 32×32×4 latents; the SD VAE's decoder to 256×256;
+  # unet_shapes at batch 128 = one classifier-free-guidance step of a batch-64 sampler (images/s = 64 / (20 · ms)).
+  # The reference-BLAS default column would take minutes a step: skipped (--no-default).
+  "--model unet_imagenet_256 --image-size 32 --batch 8 --no-default --warmup 1 --rounds 3"
+  "--model vae_sd --image-size 256 --batch 1 --no-default --warmup 1 --rounds 3"
+  "--model unet_shapes --image-size 32 --batch 128 --no-default"
 )
 
 mkdir -p "$here/runs"

@@ -14,7 +14,7 @@ public sealed record LoadedClassifier(ClassifierModel Model, string ModelName, I
 /// <summary>A segmenter ready for inference, with the settings it was trained with.</summary>
 public sealed record LoadedSegmenter(Ascan.Models.Segmentation.Segmenter Model, string ModelName, IReadOnlyList<string> ClassNames, int ImageSize, DataConfig Data);
 
-/// <summary>Any image model from weights (classifier or segmenter), with the forward its verbs run on images (B, 3, H, W).</summary>
+/// <summary>Any image model from weights (classifier, segmenter or generator), with the forward its verbs run on images (B, 3, H, W).</summary>
 public sealed record LoadedModel(Module Model, string ModelName, int ImageSize, Func<Tensor, Tensor> Forward);
 
 public sealed record LoadOptions
@@ -118,6 +118,7 @@ public static class ModelLoader
     public static LoadedModel LoadImageModel(string weightsPath, LoadOptions o)
     {
         string? name = o.Model ?? Checkpoint.ReadInfo(weightsPath, "weights file").ModelName;
+        if (name != null && ModelRegistry.Get(name).Kind == ModelKind.Generator) return LoadGenerator(weightsPath, o);
         if (name != null && ModelRegistry.Get(name).Kind == ModelKind.Segmenter)
         {
             var s = LoadSegmenter(weightsPath, o);
@@ -125,6 +126,29 @@ public static class ModelLoader
         }
         var c = Load(weightsPath, o);
         return new LoadedModel(c.Model, c.ModelName, c.ImageSize, c.Model.Forward);
+    }
+
+    /// <summary>
+    /// A generator (a diffusion UNet or a VAE) from a checkpoint or a plain state dict of its keys, loaded strictly (what
+    /// bench --weights times). A UNet's classes: --num-classes, else the rows of y_embedder.embedding_table less the null
+    /// row. Its <see cref="LoadedModel.Forward"/> throws: a generator does not map an image batch to logits.
+    /// </summary>
+    private static LoadedModel LoadGenerator(string weightsPath, LoadOptions o)
+    {
+        var (info, state, _, modelName, entry) = Open(weightsPath, o);
+        int size = ImageSize.Resolve(o.ImageSize, info.TrainedImageSize, entry.Config.InputSize, o.Warnings, weightsPath);
+        const string table = "y_embedder.embedding_table.weight";
+        int? classes = o.NumClasses ?? (state.TryGetValue(table, out var emb) ? emb.Dim(0) - 1 : null);
+        var model = ModelRegistry.Create(modelName, new ModelOptions { NumClasses = classes, ImageSize = size });
+        try { model.LoadStateDict(state, strict: true); }
+        catch (StateDictException e)
+        {
+            throw new WeightsMismatchException(Summary(e.Report, weightsPath, modelName, classes ?? 0, o.NumClasses != null ? "--num-classes" : "the weights' label embedding",
+                null, null, info, o), e);
+        }
+        model.Eval();
+        return new LoadedModel(model, modelName, size,
+            _ => throw new ArgumentException($"{modelName} is a generator: it does not map images to logits (use generate, or bench --model {modelName})."));
     }
 
     /// <summary>What every loader reads first: the file's metadata, its model (or EMA) weights and class names, and the model's entry (--model, else the stored name).</summary>
