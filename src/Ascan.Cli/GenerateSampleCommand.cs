@@ -69,7 +69,6 @@ internal static class GenerateSampleCommand
     internal static int Run(SampleCommandOptions o, TextWriter stdout, TextWriter stderr)
     {
         var g = GeneratorLoader.Load(o.Weights!, o.Model, o.UseEma, warnings: stderr);
-        if (g.Diffusion.Vae != null) throw new ArgumentException($"'{o.Weights}' is a latent model; sampling latent models needs their VAE (not yet supported by generate sample).");
         var ids = ResolveClasses(o.Classes, g.ClassNames);
         var grid = g.Diffusion.SamplingFor;
         var options = grid with
@@ -88,10 +87,11 @@ internal static class GenerateSampleCommand
         var images = DiffusionSampler.Sample(g.Model, classes, g.ImageSize, g.ImageSize, options, (done, total) =>
             bar.Status(ProgressBar.StepsLine("sampling", done, total, clock.Elapsed.TotalSeconds), done, total));
         bar.Break();
+        if (g.Diffusion.Vae != null) images = GenerateLatents.Decoder(GenerateLatents.LoadVae(g.Diffusion.Vae, g.Diffusion.VaeModel, stderr))(images);
         double seconds = clock.Elapsed.TotalSeconds;
 
         Directory.CreateDirectory(o.Output);
-        int per = 3 * g.ImageSize * g.ImageSize;
+        int side = images.Dim(2), per = 3 * side * side;
         var data = images.ToArray<float>();
         var counters = new Dictionary<int, int>();
         var files = new List<string>();
@@ -101,7 +101,7 @@ internal static class GenerateSampleCommand
             int k = counters[classes[i]] = counters.GetValueOrDefault(classes[i]) + 1;
             string path = Path.Combine(o.Output, name, $"{k - 1:0000}.png");
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            ImageIO.Save(SampleGrid.ToImage(data.AsSpan(i * per, per), g.ImageSize, g.ImageSize), path);
+            ImageIO.Save(SampleGrid.ToImage(data.AsSpan(i * per, per), side, side), path);
             files.Add(Path.GetRelativePath(o.Output, path));
         }
         string gridPath = Path.Combine(o.Output, "grid.png");

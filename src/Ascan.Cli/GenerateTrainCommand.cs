@@ -1,5 +1,5 @@
 // `ascan generate train`: a class-conditional diffusion UNet on an ImageFolder (one class per folder), DiT's recipe
-// in the shared training loop, a sample grid per eval.
+// in the shared training loop, a sample grid per eval; in pixel space or on a VAE's cached latents; or the VAE itself.
 using Ascan.Cli.Flags;
 using Ascan.Data;
 using Ascan.Models;
@@ -66,7 +66,10 @@ internal static class GenerateTrainCommand
         .Add(new FlagName("--grid-columns", "Samples per class in the eval grid."), c => D(c).GridColumns, (c, v) => With(c, d => d with { GridColumns = v }), check: SharedFlags.AtLeast(1))
         .Add(new FlagName("--sample-every", "Sample the grid every N epochs (0: only after the last)."), c => D(c).SampleEvery, (c, v) => With(c, d => d with { SampleEvery = v }))
         .Add(new FlagName("--judge", "A classifier's weights (train's model.safetensors on the same classes) that scores the grid: class_acc, the fraction it assigns to the requested class."),
-            c => D(c).Judge, (c, v) => With(c, d => d with { Judge = v == null ? null : Path.GetFullPath(v) }));
+            c => D(c).Judge, (c, v) => With(c, d => d with { Judge = v == null ? null : Path.GetFullPath(v) }))
+        .Add(new FlagName("--vae", "Latent diffusion: the VAE weights (a generate train run of vae_*, or an SD VAE as safetensors); the data is encoded once into OUT/latents_*.safetensors."),
+            c => D(c).Vae, (c, v) => With(c, d => d with { Vae = v == null ? null : Path.GetFullPath(v) }))
+        .Add(new FlagName("--vae-model", "The VAE preset of --vae when its file does not name it."), c => D(c).VaeModel, (c, v) => With(c, d => d with { VaeModel = v }));
 
     /// <summary>Trains <paramref name="c"/>; returns 0 when done, 130/143 when interrupted, 3 when training diverged.</summary>
     internal static int Run(TrainConfig c, TextWriter stdout, out TrainResult? result)
@@ -74,9 +77,7 @@ internal static class GenerateTrainCommand
         result = null;
         var entry = ModelRegistry.Get(c.Model);
         if (entry.Kind != ModelKind.Generator)
-            throw new ArgumentException($"--model {c.Model} is a {entry.Kind.ToString().ToLowerInvariant()}; generate train trains a diffusion UNet: {string.Join(", ", Generators())}.");
-        var d = D(c);
-        c = c with { Diffusion = d.Validate() };
+            throw new ArgumentException($"--model {c.Model} is a {entry.Kind.ToString().ToLowerInvariant()}; generate train trains a diffusion UNet or a VAE: {string.Join(", ", Generators())}.");
         var (trainSet, valSet) = TrainData.OpenFolder(c.Data, Console.Error);
         int size = c.ImageSize ?? TrainData.SizeFromData(trainSet, entry.Config.InputSize) ?? entry.Config.InputSize;
         c = c with { ImageSize = size };
@@ -86,8 +87,20 @@ internal static class GenerateTrainCommand
             ScaleMin = 1, ScaleMax = 1, RatioMin = 1, RatioMax = 1, HFlip = c.Hflip, ColorJitter = 0, TrainInterpolation = "bilinear", CropFraction = 1,
         };
         var loader = new LoaderOptions { BatchSize = c.BatchSize, Seed = c.Seed, Workers = c.Workers, Log = Console.Error };
-        var train = DataLoader.ForTraining(trainSet, transform, loader);
-        var val = valSet == null ? null : DataLoader.ForEvaluation(valSet, transform, loader with { BatchSize = Math.Min(c.BatchSize, 64) });
+        IBatchSource train = DataLoader.ForTraining(trainSet, transform, loader);
+        IBatchSource? val = valSet == null ? null : DataLoader.ForEvaluation(valSet, transform, loader with { BatchSize = Math.Min(c.BatchSize, 64) });
+        if (VaeZoo.Entries.Any(e => e.Name == c.Model))
+        {
+            // The autoencoder itself: L1 + KL on the images (the latent space a later latent diffusion run uses).
+            var vaeTask = new AutoencoderTask(() => (AutoencoderKL)ModelRegistry.Create(c.Model, new ModelOptions { ImageSize = size, Seed = c.Seed }),
+                train, val, entry.Config with { InputSize = size }, seed: c.Seed);
+            int vc = TrainCommand.RunTrainer(new Trainer(c with { Diffusion = null }, vaeTask, train) { Log = stdout }, "generate train", out result);
+            if (vc == 0) stdout.WriteLine($"done: best epoch {result!.BestEpoch}; weights {Trainer.WeightsPath(c.Output)}, reconstructions in {Path.Combine(c.Output, "recon")}");
+            return vc;
+        }
+
+        var d = D(c);
+        c = c with { Diffusion = d.Validate() };
         SampleJudge? judge = null;
         if (d.Judge != null)
         {
@@ -95,11 +108,21 @@ internal static class GenerateTrainCommand
             judge = new SampleJudge(j.Model, j.Data with { InputSize = j.ImageSize });
             Console.Error.WriteLine($"generate train: samples judged by {j.ModelName} from {d.Judge} ({j.ClassNames.Count} classes at {j.ImageSize} px)");
         }
-        int classes = trainSet.ClassNames.Count;
-        var data = entry.Config with { InputSize = size, NumClasses = classes };
-        var task = new DiffusionTask(() => (UNetModel)ModelRegistry.Create(c.Model, new ModelOptions { NumClasses = classes, ImageSize = size, Seed = c.Seed }),
-            train, val, data, c.Diffusion!, judge, seed: c.Seed) { FinalEpoch = c.Epochs };
-        var trainer = new Trainer(c, task, train) { Log = stdout };
+        int classes = trainSet.ClassNames.Count, modelSize = size;
+        int? channels = null;
+        Func<Ascan.Core.Tensor, Ascan.Core.Tensor>? decode = null;
+        if (d.Vae != null)
+        {
+            var vae = GenerateLatents.LoadVae(d.Vae, d.VaeModel, Console.Error);
+            var trainCache = GenerateLatents.Cache(vae, d.Vae, trainSet, c.Data, "train", size, c, stdout);
+            train = new LatentBatchSource(trainCache, c.BatchSize, c.Seed);
+            val = valSet == null ? null : new LatentBatchSource(GenerateLatents.Cache(vae, d.Vae, valSet, c.Data, "val", size, c, stdout), Math.Min(c.BatchSize, 64), c.Seed, shuffle: false, dropLast: false);
+            (modelSize, channels, decode) = (trainCache.LatentHeight, trainCache.LatentChannels, GenerateLatents.Decoder(vae));
+        }
+        var data = entry.Config with { InputSize = modelSize, NumClasses = classes };
+        var task = new DiffusionTask(() => (UNetModel)ModelRegistry.Create(c.Model, new ModelOptions { NumClasses = classes, ImageSize = modelSize, InChannels = channels, Seed = c.Seed }),
+            train, val, data, c.Diffusion!, judge, decode, seed: c.Seed) { FinalEpoch = c.Epochs };
+        var trainer = new Trainer(c with { ImageSize = modelSize }, task, train) { Log = stdout };
         int code = TrainCommand.RunTrainer(trainer, "generate train", out result);
         if (code != 0) return code;
         var last = result!.History[^1].Metrics;

@@ -22,7 +22,11 @@ public static class UNetZoo
 
     /// <summary>The preset's config with the caller's options applied.</summary>
     public static UNetConfig Configure(UNetConfig preset, ModelOptions options) =>
-        preset with { NumClasses = options.NumClasses ?? preset.NumClasses, ImageSize = options.ImageSize ?? preset.ImageSize };
+        preset with
+        {
+            NumClasses = options.NumClasses ?? preset.NumClasses, ImageSize = options.ImageSize ?? preset.ImageSize,
+            InChannels = options.InChannels ?? preset.InChannels, OutChannels = options.InChannels != null ? 0 : preset.OutChannels,
+        };
 
     private static ModelEntry Entry(string name, string description, UNetConfig preset, long parameters) =>
         new(name, ModelKind.Generator, description, parameters,

@@ -34,6 +34,9 @@ public sealed record ModelOptions
 
     /// <summary>Segmenters: width of the auxiliary FCN head, 0 for none; null keeps the preset's.</summary>
     public int? AuxChannels { get; init; }
+
+    /// <summary>UNets: image or latent channels in (and out); null keeps the preset's (3 for pixel models).</summary>
+    public int? InChannels { get; init; }
 }
 
 /// <summary>What a registered model is, and so which verbs and tasks can use it.</summary>

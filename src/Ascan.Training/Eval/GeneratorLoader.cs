@@ -21,24 +21,24 @@ public static class GeneratorLoader
     /// </summary>
     public static LoadedGenerator Load(string path, string? model = null, bool? useEma = null, int? imageSize = null, TextWriter? warnings = null)
     {
-        var info = Checkpoint.ReadInfo(path, "weights file");
-        bool ema = useEma ?? (info.IsCheckpoint && info.HasEma);
-        var (state, classes) = Checkpoint.LoadWeights(path, ema);
-        string name = model ?? info.ModelName ?? throw new ArgumentException($"'{path}' does not name its model (a plain weights file without metadata): pass --model NAME.");
-        var entry = ModelRegistry.Get(name);
-        if (entry.Kind != ModelKind.Generator)
-            throw new ArgumentException($"'{path}' holds a {entry.Kind.ToString().ToLowerInvariant()} ({name}), not a diffusion UNet (unet_*).");
+        var peek = Checkpoint.ReadInfo(path, "weights file");
+        bool ema = useEma ?? (peek.IsCheckpoint && peek.HasEma);
+        var o = new LoadOptions { Model = model, UseEma = ema, ImageSize = imageSize, Warnings = warnings };
+        var (info, state, classes, name, entry) = ModelLoader.Open(path, o);
+        if (entry.Kind != ModelKind.Generator || !name.StartsWith("unet", StringComparison.Ordinal))
+            throw new ArgumentException($"'{path}' holds {name} (a {entry.Kind.ToString().ToLowerInvariant()}), not a diffusion UNet (unet_*).");
         const string table = "y_embedder.embedding_table.weight";
         int numClasses = classes?.Count ?? (state.TryGetValue(table, out var t) ? t.Dim(0) - 1
             : throw new ArgumentException($"'{path}' has no '{table}': not the weights of a class-conditional UNet."));
         int size = ImageSize.Resolve(imageSize, info.TrainedImageSize, entry.Config.InputSize, warnings, path);
-        var unet = (UNetModel)ModelRegistry.Create(name, new ModelOptions { NumClasses = numClasses, ImageSize = size });
+        // Latent models have the VAE's channels in and out: read them from conv_in.
+        int? channels = state.TryGetValue("conv_in.weight", out var convIn) && convIn.Rank == 4 ? convIn.Dim(1) : null;
+        var unet = (UNetModel)ModelRegistry.Create(name, new ModelOptions { NumClasses = numClasses, ImageSize = size, InChannels = channels });
         try { unet.LoadStateDict(state, strict: true); }
         catch (StateDictException e)
         {
-            var r = e.Report;
-            throw new WeightsMismatchException($"'{path}' does not fit {name} with {numClasses} classes: {r.Missing.Count} missing, " +
-                $"{r.Unexpected.Count} unexpected, {r.ShapeMismatches.Count} mismatched keys (first: {string.Join("; ", r.Missing.Concat(r.Unexpected).Concat(r.ShapeMismatches).Take(ModelLoader.KeysShown))}).", e);
+            throw new WeightsMismatchException(ModelLoader.Summary(e.Report, path, name, numClasses, classes != null ? "the stored class names" : "the weights' label embedding",
+                null, null, info, o), e);
         }
         unet.Eval();
         var diffusion = info.Diffusion ?? info.Config?.Diffusion;

@@ -152,7 +152,7 @@ public static class ModelLoader
     }
 
     /// <summary>What every loader reads first: the file's metadata, its model (or EMA) weights and class names, and the model's entry (--model, else the stored name).</summary>
-    private static (WeightsInfo Info, Dictionary<string, Tensor> State, IReadOnlyList<string>? Classes, string ModelName, ModelEntry Entry) Open(string weightsPath, LoadOptions o)
+    internal static (WeightsInfo Info, Dictionary<string, Tensor> State, IReadOnlyList<string>? Classes, string ModelName, ModelEntry Entry) Open(string weightsPath, LoadOptions o)
     {
         var info = Checkpoint.ReadInfo(weightsPath, "weights file");
         var (state, classes) = Checkpoint.LoadWeights(weightsPath, o.UseEma);
