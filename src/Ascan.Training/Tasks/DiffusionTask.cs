@@ -131,7 +131,7 @@ public sealed class DiffusionTask(Func<UNetModel> createModel, IBatchSource trai
         return Metrics.Of((TrainLoss, trainMeters.Loss), (ValLoss, valLoss), (ClassAcc, acc), (EmaValLoss, emaLoss));
     }
 
-    /// <summary>Sample a grid this epoch: every SampleEvery epochs and always after the last (EndEpoch cannot see the count, so SampleEvery 0 samples once the task is told the run is done).</summary>
+    /// <summary>Whether this epoch samples a grid: every SampleEvery epochs, and after <see cref="FinalEpoch"/>.</summary>
     private bool SamplesNow() => _o.SampleEvery > 0 ? _epoch % _o.SampleEvery == 0 || _epoch == FinalEpoch : _epoch == FinalEpoch;
 
     /// <summary>The run's last epoch (set by the caller from the config; 0 = unknown, sample by SampleEvery only).</summary>
