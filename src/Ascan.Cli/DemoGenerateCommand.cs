@@ -18,13 +18,13 @@ namespace Ascan.Cli;
 internal sealed record GenDemoOptions
 {
     public string Dir { get; init; } = Path.Combine("runs", "demo-generate");
-    public int Epochs { get; init; } = 8;
+    public int Epochs { get; init; } = 3;
     public int TrainImages { get; init; } = 5000;
     public int ValImages { get; init; } = 500;
     public int JudgeEpochs { get; init; } = 4;
     /// <summary>Samples per class of the final score.</summary>
-    public int Samples { get; init; } = 50;
-    public string Objective { get; init; } = "epsilon";
+    public int Samples { get; init; } = 30;
+    public string Objective { get; init; } = "flow";
     public ulong Seed { get; init; }
     public int Workers { get; init; } = 1;
 }
@@ -34,9 +34,11 @@ internal static class DemoGenerateCommand
     public const int Classes = 5, Size = 32;
 
     /// <summary>
-    /// The demo's diffusion recipe on 2 cores: unet_shapes in pixel space at 32×32, DiT's objective and class dropout
-    /// (ε, linear betas, p = 0.1) with a CPU-sized schedule: AdamW at 1e-3 after a short warm-up with cosine decay
-    /// (DiT's constant 1e-4 is for 400k steps of batch 256), EMA 0.999 with warm-up, clipping at 1.
+    /// The demo's diffusion recipe on 2 cores: unet_shapes in pixel space at 32×32 with rectified flow (logit-normal t)
+    /// and DiT's class dropout p = 0.1, a CPU-sized schedule: batch 16, AdamW 1.5e-3 after a short warm-up with cosine
+    /// decay (DiT's constant 1e-4 is for 400k steps of batch 256), EMA 0.999 with warm-up, clipping at 1. Measured on
+    /// 5000 images (judge accuracy of 40 grid samples): ε-prediction, batch 32, 624 updates: 0.20 with noisy blobs; flow,
+    /// batch 32, 468 updates: 0.26 (100 samples) with clean single objects; flow, batch 16, 938 updates: 0.375.
     /// </summary>
     internal static TrainConfig Recipe(GenDemoOptions o, string dataDir, string judge) => GenerateTrainCommand.Defaults with
     {
@@ -44,8 +46,8 @@ internal static class DemoGenerateCommand
         Output = Path.Combine(o.Dir, "unet"),
         ImageSize = Size,
         Epochs = o.Epochs,
-        BatchSize = 32,
-        Lr = 1e-3,
+        BatchSize = 16,
+        Lr = 1.5e-3,
         Sched = "cosine",
         WarmupEpochs = 0.2,
         WarmupLr = 1e-6,
@@ -57,8 +59,8 @@ internal static class DemoGenerateCommand
         LogInterval = 25,
         Diffusion = new DiffusionOptions
         {
-            Objective = o.Objective, Judge = judge, GridColumns = 8, SampleEvery = 2, ValImages = 256,
-            Sampling = new SampleOptions { Sampler = o.Objective == "flow" ? "euler" : "ddim", Steps = 25, Guidance = 3.0 },
+            Objective = o.Objective, Judge = judge, GridColumns = 8, SampleEvery = 1, ValImages = 256,
+            Sampling = new SampleOptions { Sampler = o.Objective == "flow" ? "euler" : "ddim", Steps = 20, Guidance = 3.0 },
         },
     };
 
@@ -120,9 +122,19 @@ internal static class DemoGenerateCommand
         // 3. The UNet.
         var config = Recipe(o, dataDir, judge);
         Console.WriteLine($"[3/5] training {config.Model} ({config.Diffusion!.Objective}) for {config.Epochs} epochs → {config.Output} (progress on stderr; Ctrl+C stops with a recovery checkpoint)");
-        if (Directory.Exists(config.Output)) Directory.Delete(config.Output, recursive: true);
-        int code = GenerateTrainCommand.Run(config, Console.Out, out var result);
-        if (code != 0) return code;
+        double trainSeconds;
+        if (Finished(config) is { } done)
+        {
+            Console.WriteLine($"      already trained with these settings ({Trainer.LastPath(config.Output)})");
+            trainSeconds = done;
+        }
+        else
+        {
+            if (Directory.Exists(config.Output)) Directory.Delete(config.Output, recursive: true);
+            int code = GenerateTrainCommand.Run(config, Console.Out, out var result);
+            if (code != 0) return code;
+            trainSeconds = result!.History.Sum(h => h.Seconds);
+        }
 
         // 4. Sample every class with the final EMA weights and score: class accuracy, FID-shapes against the val images.
         string weights = Trainer.LastPath(config.Output), samplesDir = Path.Combine(o.Dir, "samples");
@@ -150,16 +162,34 @@ internal static class DemoGenerateCommand
         {
             ["class_acc"] = acc.Accuracy, ["fid_shapes"] = fid, ["per_class_acc"] = perClass, ["samples"] = classes.Length,
             ["sampler"] = sampling.Sampler, ["steps"] = sampling.Steps, ["cfg"] = sampling.Guidance, ["sampling_images_per_sec"] = classes.Length / sampleSeconds,
-            ["judge_val_top1"] = Checkpoint.ReadInfo(judge).BestMetric, ["grid"] = grid, ["seconds"] = clock.Elapsed.TotalSeconds,
+            ["judge_val_top1"] = Checkpoint.ReadInfo(Trainer.BestPath(judgeRun)).BestMetric, ["grid"] = grid, ["seconds"] = clock.Elapsed.TotalSeconds,
         };
-        File.WriteAllText(Path.Combine(o.Dir, "scores.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.WriteAllText(Path.Combine(o.Dir, "scores.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions
+        {
+            WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        }) + "\n");
         Console.WriteLine($"[5/5] pictures: {grid} (10 per class, one row per class), per-epoch grids in {Path.Combine(config.Output, "samples")}, curves {Path.Combine(config.Output, "curves.svg")}; numbers in {Path.Combine(o.Dir, "scores.json")}");
         Console.WriteLine("per-class accuracy of samples: " + string.Join(", ", perClass.Select(kv => FormattableString.Invariant($"{kv.Key} {kv.Value:F2}"))));
-        Console.WriteLine($"demo finished in {ProgressBar.FormatDuration(clock.Elapsed)} ({ProgressBar.FormatDuration(TimeSpan.FromSeconds(result!.History.Sum(h => h.Seconds)))} UNet training, " +
+        Console.WriteLine($"demo finished in {ProgressBar.FormatDuration(clock.Elapsed)} ({ProgressBar.FormatDuration(TimeSpan.FromSeconds(trainSeconds))} UNet training, " +
             $"{ProgressBar.FormatDuration(TimeSpan.FromSeconds(sampleSeconds))} sampling)");
         Console.WriteLine(FormattableString.Invariant($"fid_shapes: {fid:G6} (Fréchet distance on the judge's features; not comparable with ImageNet FID)"));
         Console.WriteLine(FormattableString.Invariant($"class_acc: {acc.Accuracy:F2}"));
         return 0;
+    }
+
+    /// <summary>The training seconds of a finished run of exactly <paramref name="c"/> in its output folder, else null.</summary>
+    private static double? Finished(TrainConfig c)
+    {
+        string last = Trainer.LastPath(c.Output);
+        if (!File.Exists(last)) return null;
+        try
+        {
+            var info = Checkpoint.ReadInfo(last);
+            if (info.Config is not { } stored || info.Position is not { } at || at.Epoch < c.Epochs) return null;
+            if (ResumeCheck.Changes(stored, c with { Data = stored.Data, Output = stored.Output }).Count > 0) return null;
+            return Checkpoint.Load(last).History.Sum(h => h.Seconds);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException) { return null; }
     }
 
     /// <summary>The val images in [−1, 1], (N, 3, 32, 32): the reference of FID-shapes.</summary>
