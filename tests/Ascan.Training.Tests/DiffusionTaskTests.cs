@@ -170,13 +170,16 @@ public class DiffusionTaskTests
         var first = new Trainer(Config(dir.Path), NewTask(o, val), SyntheticData.Make(32, 8, 8, seed: 5));
         var losses = new List<double>();
         using var cts = new CancellationTokenSource();
-        first.OnStep = s => { losses.Add(s.Loss); if (losses.Count == 3) cts.Cancel(); };
+        first.OnStep = s => { losses.Add(s.Loss); if (losses.Count == 5) cts.Cancel(); }; // mid epoch 2
         var stopped = first.Run(cts.Token);
         Assert.False(stopped.Completed);
         var second = new Trainer(Config(dir.Path) with { Resume = stopped.RecoveryPath }, NewTask(o, val), SyntheticData.Make(32, 8, 8, seed: 5));
         second.OnStep = s => losses.Add(s.Loss);
         Assert.True(second.Run().Completed);
         Assert.Equal(expected, losses);
+        // The resumed run's first evaluation is epoch 2's, and its grid is named so.
+        Assert.True(File.Exists(Path.Combine(dir.Path, "samples", "epoch_002.png")));
+        Assert.False(File.Exists(Path.Combine(dir.Path, "samples", "epoch_003.png")));
         var a = reference.Ema!.Model.StateDict();
         foreach (var (name, t) in second.Ema!.Model.StateDict()) Assert.Equal(a[name].ToArray<float>(), t.ToArray<float>());
     }

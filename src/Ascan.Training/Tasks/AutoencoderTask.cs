@@ -36,7 +36,6 @@ public sealed class AutoencoderTask(Func<AutoencoderKL> createModel, IBatchSourc
 
     private readonly Rng _rng = RandomStreams.Create(seed, PosteriorStream);
     private string? _output;
-    private int _epoch;
 
     /// <summary>Validation images drawn in each epoch's reconstruction picture.</summary>
     public int ReconImages { get; init; } = 8;
@@ -91,7 +90,6 @@ public sealed class AutoencoderTask(Func<AutoencoderKL> createModel, IBatchSourc
 
     public override Metrics EndEpoch(EpochMeters trainMeters, Module model, Module? ema)
     {
-        _epoch++;
         VaeEvalResult? evalModel = null, evalEma = null;
         if (val != null)
         {
@@ -99,7 +97,7 @@ public sealed class AutoencoderTask(Func<AutoencoderKL> createModel, IBatchSourc
             if (ema != null) evalEma = VaeEvaluator.Evaluate(Vae(ema), val, data.Mean, data.Std, ReconImages);
             LastEval = evalEma ?? evalModel;
             if (_output != null && LastEval.Originals.Count > 0)
-                ReconPictures.Save(Path.Combine(_output, "recon", $"epoch_{_epoch:000}.png"), LastEval.Originals, LastEval.Reconstructions);
+                ReconPictures.Save(Path.Combine(_output, "recon", $"epoch_{Epoch:000}.png"), LastEval.Originals, LastEval.Reconstructions);
         }
         return Metrics.Of((TrainLoss, trainMeters.Loss), (TrainL1, trainMeters.PerSample(L1Sum)),
             (ValL1, evalModel?.L1 ?? double.NaN), (ValPsnr, evalModel?.Psnr ?? double.NaN), (EmaL1, evalEma?.L1 ?? double.NaN));

@@ -32,7 +32,6 @@ public sealed class DiffusionTask(Func<UNetModel> createModel, IBatchSource trai
     private readonly Rng _rng = new(seed ^ 0xD1FF_0510UL);
     private readonly float[] _alphasCumprod = AlphasCumprod(options.SchedulerFor);
     private string? _output;
-    private int _epoch;
 
     public static IReadOnlyList<CurvePanel> CurvePanels { get; } =
     [
@@ -115,7 +114,6 @@ public sealed class DiffusionTask(Func<UNetModel> createModel, IBatchSource trai
 
     public override Metrics EndEpoch(EpochMeters trainMeters, Module model, Module? ema)
     {
-        _epoch++;
         double valLoss = ValidationLoss(Unet(model)), emaLoss = ema != null ? ValidationLoss(Unet(ema)) : double.NaN;
         double acc = double.NaN;
         if (SamplesNow())
@@ -125,14 +123,14 @@ public sealed class DiffusionTask(Func<UNetModel> createModel, IBatchSource trai
             var samples = DiffusionSampler.Sample(sampler, classes, data.InputSize, data.InputSize, _o.SamplingFor);
             LastGrid = (samples, classes);
             var images = decode != null ? decode(samples) : samples;
-            if (_output != null) SampleGrid.Save(Path.Combine(_output, "samples", $"epoch_{_epoch:000}.png"), images, _o.GridColumns);
+            if (_output != null) SampleGrid.Save(Path.Combine(_output, "samples", $"epoch_{Epoch:000}.png"), images, _o.GridColumns);
             if (judge != null) acc = judge.Accuracy(images, classes).Accuracy;
         }
         return Metrics.Of((TrainLoss, trainMeters.Loss), (ValLoss, valLoss), (ClassAcc, acc), (EmaValLoss, emaLoss));
     }
 
     /// <summary>Whether this epoch samples a grid: every SampleEvery epochs, and after <see cref="FinalEpoch"/>.</summary>
-    private bool SamplesNow() => _o.SampleEvery > 0 ? _epoch % _o.SampleEvery == 0 || _epoch == FinalEpoch : _epoch == FinalEpoch;
+    private bool SamplesNow() => _o.SampleEvery > 0 ? Epoch % _o.SampleEvery == 0 || Epoch == FinalEpoch : Epoch == FinalEpoch;
 
     /// <summary>The run's last epoch (set by the caller from the config; 0 = unknown, sample by SampleEvery only).</summary>
     public int FinalEpoch { get; init; }

@@ -35,7 +35,6 @@ public sealed class SegmentationTask(Func<Segmenter> createModel, IBatchSource t
     public SegEvalResult? LastEval { get; private set; }
 
     private string? _output;
-    private int _epoch;
 
     public static IReadOnlyList<CurvePanel> CurvePanels { get; } =
     [
@@ -119,7 +118,6 @@ public sealed class SegmentationTask(Func<Segmenter> createModel, IBatchSource t
 
     public override Metrics EndEpoch(EpochMeters trainMeters, Module model, Module? ema)
     {
-        _epoch++;
         SegEvalResult? evalModel = null, evalEma = null;
         if (val != null)
         {
@@ -127,7 +125,7 @@ public sealed class SegmentationTask(Func<Segmenter> createModel, IBatchSource t
             if (ema != null) evalEma = SegEvaluator.Evaluate(Seg(ema), val, inference, keepSamples: OverlayImages);
             LastEval = evalEma ?? evalModel;
             // OUT/per_class.csv (the latest evaluation) and OUT/overlays/epoch_NNN.png.
-            if (_output != null) SegEvaluator.WriteFiles(LastEval, _output, data.Mean, data.Std, Path.Combine("overlays", $"epoch_{_epoch:000}.png"), json: false);
+            if (_output != null) SegEvaluator.WriteFiles(LastEval, _output, data.Mean, data.Std, Path.Combine("overlays", $"epoch_{Epoch:000}.png"), json: false);
         }
         return Metrics.Of((TrainLoss, trainMeters.Loss), (TrainAcc, PixelAccuracy(trainMeters)),
             (ValMIoU, evalModel?.Metrics.MIoU ?? double.NaN), (ValAAcc, evalModel?.Metrics.AAcc ?? double.NaN),

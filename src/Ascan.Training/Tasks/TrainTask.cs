@@ -54,6 +54,9 @@ public abstract class TrainTask
     /// </summary>
     public abstract Metrics EndEpoch(EpochMeters train, Module model, Module? ema);
 
+    /// <summary>The 1-based number of the epoch whose <see cref="EndEpoch"/> runs (set by the loop, right on resume too): names per-epoch files.</summary>
+    public int Epoch { get; internal set; }
+
     /// <summary>The score that ranks checkpoints (best.safetensors), higher is better.</summary>
     public abstract double Score(Metrics epoch);
 

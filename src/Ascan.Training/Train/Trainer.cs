@@ -168,6 +168,7 @@ public sealed class Trainer(TrainConfig config, TrainTask task, IBatchSource tra
             double lastLr = schedule.At(Math.Max(0, update - 1)); // the epoch's last batch always ends with an update
 
             // Epoch end: the task evaluates; record, checkpoint.
+            task.Epoch = epoch + 1;
             var metrics = task.EndEpoch(meters, model, ema?.Model);
             var row = new EpochRecord(epoch + 1, metrics, lastLr, meters.Samples / Math.Max(trainSeconds, 1e-9), trainSeconds);
             history.Add(row);
