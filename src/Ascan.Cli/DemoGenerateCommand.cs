@@ -139,8 +139,7 @@ internal static class DemoGenerateCommand
         // 4. Sample every class with the final EMA weights and score: class accuracy, FID-shapes against the val images.
         string weights = Trainer.LastPath(config.Output), samplesDir = Path.Combine(o.Dir, "samples");
         var g = GeneratorLoader.Load(weights, useEma: true, warnings: Console.Error);
-        var j = ModelLoader.Load(judge, new LoadOptions { Warnings = Console.Error });
-        var scorer = new SampleJudge(j.Model, j.Data with { InputSize = j.ImageSize });
+        var scorer = SampleJudge.Load(judge, Console.Error);
         var classes = Enumerable.Range(0, Classes).SelectMany(c => Enumerable.Repeat(c, o.Samples)).ToArray();
         var sampling = g.Diffusion.SamplingFor with { Seed = o.Seed + 1000, BatchSize = 50 };
         Console.WriteLine($"[4/5] sampling {classes.Length} images ({o.Samples} per class) with {sampling.Sampler}, {sampling.Steps} steps, guidance {sampling.Guidance}");
@@ -196,8 +195,7 @@ internal static class DemoGenerateCommand
     private static Ascan.Core.Tensor RealImages(string dataDir, int workers)
     {
         var set = new ImageFolderDataset(Path.Combine(dataDir, "val"));
-        var t = new TransformConfig { Size = Size, Mean = [0.5, 0.5, 0.5], Std = [0.5, 0.5, 0.5], CropFraction = 1, Interpolation = "bilinear" };
-        var loader = DataLoader.ForEvaluation(set, t, new LoaderOptions { BatchSize = 100, Workers = workers });
+        var loader = DataLoader.ForEvaluation(set, GenerateLatents.WholeImage(Size), new LoaderOptions { BatchSize = 100, Workers = workers });
         var all = loader.Epoch(0).Select(b => b.Images).ToList();
         return Ascan.Core.Ops.Cat(all, 0);
     }

@@ -36,11 +36,14 @@ internal static class GenerateLatents
             log.WriteLine($"generate train: {cached.Count} {split} latents from {path}");
             return cached;
         }
-        var t = new TransformConfig { Size = size, Mean = [0.5, 0.5, 0.5], Std = [0.5, 0.5, 0.5], CropFraction = 1, Interpolation = "bilinear" };
-        var images = DataLoader.ForEvaluation(set, t, new LoaderOptions { BatchSize = 32, Seed = c.Seed, Workers = c.Workers, Log = Console.Error });
+        var images = DataLoader.ForEvaluation(set, WholeImage(size), new LoaderOptions { BatchSize = 32, Seed = c.Seed, Workers = c.Workers, Log = Console.Error });
         log.WriteLine($"generate train: encoding {set.Count} {split} images with the VAE → {path}");
         return LatentCache.Build(vae, images, path, new LatentCacheInfo(fingerprint, full), log);
     }
+
+    /// <summary>Evaluation transform of generation: the whole image resized bilinearly to <paramref name="size"/>, mapped to [−1, 1].</summary>
+    public static TransformConfig WholeImage(int size) =>
+        new() { Size = size, Mean = [0.5, 0.5, 0.5], Std = [0.5, 0.5, 0.5], CropFraction = 1, Interpolation = "bilinear" };
 
     /// <summary>Scaled latents → images in [−1, 1]: z / scaling_factor through the decoder (eval, no gradients).</summary>
     public static Func<Tensor, Tensor> Decoder(AutoencoderKL vae) => z =>

@@ -110,8 +110,7 @@ internal static class GenerateSampleCommand
         double? acc = null;
         if (o.Judge != null)
         {
-            var j = ModelLoader.Load(o.Judge, new Ascan.Training.Eval.LoadOptions { Warnings = stderr });
-            acc = new SampleJudge(j.Model, j.Data with { InputSize = j.ImageSize }).Accuracy(images, classes).Accuracy;
+            acc = SampleJudge.Load(o.Judge, stderr).Accuracy(images, classes).Accuracy;
         }
         var summary = new Dictionary<string, object?>
         {

@@ -104,9 +104,8 @@ internal static class GenerateTrainCommand
         SampleJudge? judge = null;
         if (d.Judge != null)
         {
-            var j = ModelLoader.Load(d.Judge, new LoadOptions { Warnings = Console.Error });
-            judge = new SampleJudge(j.Model, j.Data with { InputSize = j.ImageSize });
-            Console.Error.WriteLine($"generate train: samples judged by {j.ModelName} from {d.Judge} ({j.ClassNames.Count} classes at {j.ImageSize} px)");
+            judge = SampleJudge.Load(d.Judge, Console.Error);
+            Console.Error.WriteLine($"generate train: samples judged by the classifier {d.Judge} ({judge.Classifier.NumClasses} classes at {judge.Data.InputSize} px)");
         }
         int classes = trainSet.ClassNames.Count, modelSize = size;
         int? channels = null;

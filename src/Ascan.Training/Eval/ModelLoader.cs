@@ -135,6 +135,16 @@ public static class ModelLoader
     /// </summary>
     private static LoadedModel LoadGenerator(string weightsPath, LoadOptions o)
     {
+        static Tensor NotImages(string name, Tensor _) =>
+            throw new ArgumentException($"{name} is a generator: it does not map images to logits (use generate, or bench --model {name}).");
+        // UNets through the sampling loader (classes from the stored names or the label table, channels from conv_in),
+        // unless --num-classes overrides the class count.
+        string? named = o.Model ?? Checkpoint.ReadInfo(weightsPath, "weights file").ModelName;
+        if (named != null && named.StartsWith("unet", StringComparison.Ordinal) && o.NumClasses == null)
+        {
+            var g = GeneratorLoader.Load(weightsPath, named, o.UseEma, o.ImageSize, o.Warnings);
+            return new LoadedModel(g.Model, g.ModelName, g.ImageSize, x => NotImages(named, x));
+        }
         var (info, state, _, modelName, entry) = Open(weightsPath, o);
         int size = ImageSize.Resolve(o.ImageSize, info.TrainedImageSize, entry.Config.InputSize, o.Warnings, weightsPath);
         const string table = "y_embedder.embedding_table.weight";
@@ -147,8 +157,7 @@ public static class ModelLoader
                 null, null, info, o), e);
         }
         model.Eval();
-        return new LoadedModel(model, modelName, size,
-            _ => throw new ArgumentException($"{modelName} is a generator: it does not map images to logits (use generate, or bench --model {modelName})."));
+        return new LoadedModel(model, modelName, size, x => NotImages(modelName, x));
     }
 
     /// <summary>What every loader reads first: the file's metadata, its model (or EMA) weights and class names, and the model's entry (--model, else the stored name).</summary>

@@ -15,6 +15,13 @@ public sealed record ClassAccuracy(double Accuracy, int[] Predictions, int[] Cor
 /// </summary>
 public sealed class SampleJudge(ClassifierModel classifier, DataConfig data, int batchSize = 64)
 {
+    /// <summary>A classifier's weights (train's checkpoint or model.safetensors) as a judge at the size and normalisation it was trained with.</summary>
+    public static SampleJudge Load(string path, TextWriter? warnings = null)
+    {
+        var j = ModelLoader.Load(path, new LoadOptions { Warnings = warnings });
+        return new SampleJudge(j.Model, j.Data with { InputSize = j.ImageSize });
+    }
+
     public ClassifierModel Classifier => classifier;
     public DataConfig Data => data;
 
